@@ -1,0 +1,284 @@
+//! The Yuma vector format: one epoch case as JSON (`{"name", "input", "expected", ...}`).
+//!
+//! This is the format of the public epoch vectors (see `docs/yuma.md`). [`Case::from_json`]
+//! parses and checks a case, naming the field of any problem (`input.weights[3][1]: uid 9 is
+//! not below n = 4`); [`EpochOutput`] serializes to the shape of a case's `expected` object.
+//! Parsing is pure: reading the file is the caller's business.
+
+use serde::Deserialize;
+
+use super::{EpochInput, EpochOutput, Hyperparams, InputError};
+
+/// One epoch case: its input and, optionally, the output it must produce.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    /// The case's name (empty if the file has none).
+    pub name: String,
+    /// The epoch input.
+    pub input: EpochInput,
+    /// The expected output, if the case carries one.
+    pub expected: Option<EpochOutput>,
+}
+
+/// Why a case could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseError {
+    /// Not JSON, or JSON of the wrong shape (a missing field, a string for a number, ...).
+    #[error("{path}: {message}")]
+    Shape {
+        /// Where in the document (`input.stake[3]`, or `.` for the top level).
+        path: String,
+        /// What serde_json found wrong there.
+        message: String,
+    },
+    /// A number outside the range of the chain type that stores it.
+    #[error("{path}: {value} is out of range for {ty} ({range})")]
+    Range {
+        /// Where in the document.
+        path: String,
+        /// The value found.
+        value: String,
+        /// The chain type.
+        ty: &'static str,
+        /// Its range.
+        range: &'static str,
+    },
+    /// A well-formed input that breaks one of the epoch's rules.
+    #[error("input.{0}")]
+    Input(#[from] InputError),
+}
+
+#[derive(Deserialize)]
+struct RawCase {
+    #[serde(default)]
+    name: String,
+    input: RawInput,
+    #[serde(default)]
+    expected: Option<EpochOutput>,
+}
+
+#[derive(Deserialize)]
+struct RawInput {
+    n: u64,
+    current_block: u64,
+    tempo: u64,
+    last_mechanism_step_block: u64,
+    activity_cutoff: u64,
+    stake: Vec<u64>,
+    stake_threshold: u64,
+    owner_uid: Option<u64>,
+    weights: Vec<Vec<(u64, u64)>>,
+    bonds: Vec<Vec<(u64, u64)>>,
+    last_update: Vec<u64>,
+    block_at_registration: Vec<u64>,
+    validator_permit: Vec<bool>,
+    max_allowed_validators: u64,
+    kappa: u64,
+    bonds_penalty: u64,
+    bonds_moving_average: u64,
+    liquid_alpha_enabled: bool,
+    alpha_low: u64,
+    alpha_high: u64,
+    alpha_sigmoid_steepness: i64,
+    yuma3_enabled: bool,
+    rao_emission: u64,
+    #[serde(default)]
+    earliest_commit_block: Option<Vec<Option<u64>>>,
+}
+
+impl Case {
+    /// Parses a case from JSON text and checks its input.
+    ///
+    /// ```
+    /// use ganglion_kernel::yuma::case::Case;
+    /// let bad = r#"{"input": {"n": 1}}"#;
+    /// let err = Case::from_json(bad.as_bytes()).unwrap_err();
+    /// assert_eq!(err.to_string(), "input: missing field `current_block` at line 1 column 18");
+    /// ```
+    pub fn from_json(text: &[u8]) -> Result<Self, CaseError> {
+        let raw: RawCase = match serde_json::from_slice(text) {
+            Ok(raw) => raw,
+            // Parse again, slower, only to say where the problem is.
+            Err(plain) => return Err(locate(text, plain)),
+        };
+        let input = raw.input.into_input()?;
+        input.validate()?;
+        Ok(Case {
+            name: raw.name,
+            input,
+            expected: raw.expected,
+        })
+    }
+}
+
+fn locate(text: &[u8], plain: serde_json::Error) -> CaseError {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    match serde_path_to_error::deserialize::<_, RawCase>(&mut de) {
+        Err(err) => {
+            let path = err.path().to_string();
+            CaseError::Shape {
+                path,
+                message: err.into_inner().to_string(),
+            }
+        }
+        Ok(_) => CaseError::Shape {
+            path: ".".to_owned(),
+            message: plain.to_string(),
+        },
+    }
+}
+
+fn narrow<T: TryFrom<u64>>(
+    path: impl FnOnce() -> String,
+    value: u64,
+    ty: &'static str,
+    range: &'static str,
+) -> Result<T, CaseError> {
+    T::try_from(value).map_err(|_| CaseError::Range {
+        path: path(),
+        value: value.to_string(),
+        ty,
+        range,
+    })
+}
+
+fn u16_of(path: impl FnOnce() -> String, value: u64) -> Result<u16, CaseError> {
+    narrow(path, value, "u16", "0..=65535")
+}
+
+fn rows(field: &'static str, raw: Vec<Vec<(u64, u64)>>) -> Result<Vec<Vec<(u16, u16)>>, CaseError> {
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            row.into_iter()
+                .enumerate()
+                .map(|(k, (uid, value))| {
+                    Ok((
+                        u16_of(|| format!("input.{field}[{i}][{k}][0]"), uid)?,
+                        u16_of(|| format!("input.{field}[{i}][{k}][1]"), value)?,
+                    ))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+impl RawInput {
+    fn into_input(self) -> Result<EpochInput, CaseError> {
+        let n = usize::try_from(self.n).unwrap_or(usize::MAX);
+        if n != self.stake.len() {
+            return Err(InputError::Length {
+                field: "stake",
+                len: self.stake.len(),
+                n,
+            }
+            .into());
+        }
+        let field = |name: &'static str| move || format!("input.{name}");
+        let params = Hyperparams {
+            max_allowed_validators: u16_of(
+                field("max_allowed_validators"),
+                self.max_allowed_validators,
+            )?,
+            kappa: u16_of(field("kappa"), self.kappa)?,
+            bonds_penalty: u16_of(field("bonds_penalty"), self.bonds_penalty)?,
+            bonds_moving_average: self.bonds_moving_average,
+            yuma3_enabled: self.yuma3_enabled,
+            liquid_alpha_enabled: self.liquid_alpha_enabled,
+            alpha_low: u16_of(field("alpha_low"), self.alpha_low)?,
+            alpha_high: u16_of(field("alpha_high"), self.alpha_high)?,
+            alpha_sigmoid_steepness: i16::try_from(self.alpha_sigmoid_steepness).map_err(
+                |_| CaseError::Range {
+                    path: "input.alpha_sigmoid_steepness".to_owned(),
+                    value: self.alpha_sigmoid_steepness.to_string(),
+                    ty: "i16",
+                    range: "-32768..=32767",
+                },
+            )?,
+        };
+        let owner_uid = match self.owner_uid {
+            Some(uid) => Some(u16_of(field("owner_uid"), uid)?),
+            None => None,
+        };
+        Ok(EpochInput {
+            current_block: self.current_block,
+            tempo: self.tempo,
+            last_mechanism_step_block: self.last_mechanism_step_block,
+            activity_cutoff: self.activity_cutoff,
+            stake: self.stake,
+            stake_threshold: self.stake_threshold,
+            owner_uid,
+            weights: rows("weights", self.weights)?,
+            bonds: rows("bonds", self.bonds)?,
+            last_update: self.last_update,
+            block_at_registration: self.block_at_registration,
+            validator_permit: self.validator_permit,
+            earliest_commit_block: self.earliest_commit_block,
+            params,
+            rao_emission: self.rao_emission,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"{"name":"t","input":{"activity_cutoff":5000,"alpha_high":58982,
+        "alpha_low":45875,"alpha_sigmoid_steepness":1000,"block_at_registration":[100,100],
+        "bonds":[[],[]],"bonds_moving_average":900000,"bonds_penalty":65535,
+        "current_block":10000,"kappa":32767,"last_mechanism_step_block":0,
+        "last_update":[9990,9990],"liquid_alpha_enabled":false,"max_allowed_validators":64,
+        "n":2,"owner_uid":null,"rao_emission":1000000000,"stake":[10000000000000,0],
+        "stake_threshold":0,"tempo":360,"validator_permit":[true,false],
+        "weights":[[[1,65535]],[]],"yuma3_enabled":false}}"#;
+
+    fn with(from: &str, to: &str) -> Result<Case, CaseError> {
+        assert!(SMALL.contains(from), "{from}");
+        Case::from_json(SMALL.replacen(from, to, 1).as_bytes())
+    }
+
+    #[test]
+    fn parses_a_small_case() {
+        let case = Case::from_json(SMALL.as_bytes()).unwrap();
+        assert_eq!(case.name, "t");
+        assert_eq!(case.input.n(), 2);
+        assert_eq!(case.input.weights, vec![vec![(1, 65535)], vec![]]);
+        assert!(case.expected.is_none());
+    }
+
+    #[test]
+    fn names_the_field_of_each_problem() {
+        let msg = |r: Result<Case, CaseError>| r.unwrap_err().to_string();
+        assert!(msg(with("\"kappa\":32767,", "")).starts_with("input: missing field `kappa`"));
+        assert_eq!(
+            msg(with("[[[1,65535]],[]]", "[[[1,65536]],[]]")),
+            "input.weights[0][0][1]: 65536 is out of range for u16 (0..=65535)"
+        );
+        assert_eq!(
+            msg(with("[[[1,65535]],[]]", "[[[2,65535]],[]]")),
+            "input.weights[0]: names uid 2, but uids run from 0 to n - 1 = 1"
+        );
+        assert_eq!(
+            msg(with("\"last_update\":[9990,9990]", "\"last_update\":[9990]")),
+            "input.last_update: has 1 entries, expected n = 2 (one per uid)"
+        );
+        assert_eq!(
+            msg(with("\"n\":2", "\"n\":3")),
+            "input.stake: has 2 entries, expected n = 3 (one per uid)"
+        );
+        assert!(
+            msg(with("\"tempo\":360", "\"tempo\":\"360\""))
+                .starts_with("input.tempo: invalid type: string \"360\", expected u64")
+        );
+        assert!(
+            msg(with("\"tempo\":360", "\"tempo\":-1"))
+                .starts_with("input.tempo: invalid value: integer `-1`, expected u64")
+        );
+        assert_eq!(
+            msg(with("\"alpha_sigmoid_steepness\":1000", "\"alpha_sigmoid_steepness\":40000")),
+            "input.alpha_sigmoid_steepness: 40000 is out of range for i16 (-32768..=32767)"
+        );
+        assert!(msg(Case::from_json(b"{\"input\": [")).starts_with("input: "));
+    }
+}

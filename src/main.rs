@@ -1,0 +1,2 @@
+//! The `ganglion` command line.
+fn main() {}
