@@ -31,8 +31,23 @@ use super::{EpochInput, EpochOutput, Hyperparams, InputError, Prelude, last_temp
 /// Below this many matrix entries, threads cost more than they save.
 const PARALLEL_MIN_ENTRIES: usize = 32_768;
 
+/// How many threads [`epoch_with`] may use. The output is the same for every choice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Threads {
+    /// The machine's parallelism (at most 8), for steps large enough to gain from it.
+    #[default]
+    Auto,
+    /// Exactly this many for the parallel steps, whatever their size.
+    Exactly(NonZeroUsize),
+}
+
 /// Runs one epoch. Bit-exact with the chain's sparse epoch; see the [module docs](super).
 pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
+    epoch_with(input, Threads::Auto)
+}
+
+/// [`epoch`] with a chosen number of threads.
+pub fn epoch_with(input: &EpochInput, threads: Threads) -> Result<EpochOutput, InputError> {
     input.validate()?;
     let n = input.n();
     let params = &input.params;
@@ -43,7 +58,7 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
     let weights = masked_weights(input, &prelude.permits);
 
     // 6. Consensus.
-    let consensus = consensus(active_stake, &weights, n, u16_proportion(params.kappa));
+    let consensus = consensus(active_stake, &weights, n, u16_proportion(params.kappa), threads);
 
     // 7-9. Clipping, validator trust, incentive.
     let clipped = weights.map_entries(|j, w| {
@@ -104,7 +119,7 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
                 // The chain's interpolation emits each row in uid order.
                 wb.sort_rows();
             }
-            liquid_alpha_ema(params, &wb, &bonds, &consensus, n)
+            liquid_alpha_ema(params, &wb, &bonds, &consensus, n, threads)
         } else {
             ema_merge(&weights_for_bonds, &bonds, ema_alpha(params.bonds_moving_average), n)
         };
@@ -201,7 +216,13 @@ fn masked_weights(input: &EpochInput, permits: &[bool]) -> Csr {
 /// scores `<= s` exceeds `minority = stake_sum - kappa` (or the largest score when none
 /// does). Missing entries are scores of 0. So each column needs only its nonzero scores:
 /// the stake at 0 is `stake_sum` minus theirs, and a weighted quickselect finds the rest.
-fn consensus(active_stake: &[I32F32], weights: &Csr, n: usize, kappa: I32F32) -> Vec<I32F32> {
+fn consensus(
+    active_stake: &[I32F32],
+    weights: &Csr,
+    n: usize,
+    kappa: I32F32,
+    threads: Threads,
+) -> Vec<I32F32> {
     let mut use_stake: Vec<I32F32> = active_stake.iter().copied().filter(|&s| s > ZERO).collect();
     normalize(&mut use_stake);
     let stake_sum = sum(use_stake.iter().copied());
@@ -253,7 +274,7 @@ fn consensus(active_stake: &[I32F32], weights: &Csr, n: usize, kappa: I32F32) ->
     let median = |_: &mut (), column: &mut [(i64, i64)]| {
         I32F32::from_bits(column_median(column, rows, stake_sum.to_bits(), minority))
     };
-    let threads = worker_count(entries.len());
+    let threads = worker_count(entries.len(), threads);
     split_work(&mut entries, &column_starts, threads, || (), median)
 }
 
@@ -358,7 +379,8 @@ where
                 (Some(&a), Some(&b)) => b.saturating_sub(a),
                 _ => 0,
             };
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(len.min(rest.len()));
+            let len = len.min(rest.len());
+            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(len);
             rest = tail;
             handles.push(scope.spawn(move || run_groups(mine, group_starts, &mut state(), f)));
         }
@@ -388,11 +410,14 @@ fn run_groups<T, S, R>(
 }
 
 /// How many threads a step over `entries` matrix entries should use.
-fn worker_count(entries: usize) -> usize {
-    if entries < PARALLEL_MIN_ENTRIES {
-        return 1;
+fn worker_count(entries: usize, threads: Threads) -> usize {
+    match threads {
+        Threads::Exactly(k) => k.get(),
+        Threads::Auto if entries < PARALLEL_MIN_ENTRIES => 1,
+        Threads::Auto => thread::available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(8),
     }
-    thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8)
 }
 
 /// `mat_ema_sparse`: per row, `alpha * new + (1 - alpha) * old`, keeping positives, in uid
@@ -457,7 +482,14 @@ fn ema_merge(new: &Csr, old: &Csr, alpha: I32F32, n: usize) -> Csr {
 /// "record"); an entry that is not a record reads as 0 when the rate is computed, though its
 /// real value is still used by the EMA. The rate depends on the pair only through the
 /// sigmoid's distance term, so it is cached by that term.
-fn liquid_alpha_ema(params: &Hyperparams, new: &Csr, old: &Csr, consensus: &[I32F32], n: usize) -> Csr {
+fn liquid_alpha_ema(
+    params: &Hyperparams,
+    new: &Csr,
+    old: &Csr,
+    consensus: &[I32F32],
+    n: usize,
+    threads: Threads,
+) -> Csr {
     let rates = Rates {
         steepness: I32F32::saturating_from_num(params.alpha_sigmoid_steepness),
         low: u16_proportion(params.alpha_low),
@@ -471,7 +503,7 @@ fn liquid_alpha_ema(params: &Hyperparams, new: &Csr, old: &Csr, consensus: &[I32
         .map(|(i, _)| i)
         .collect();
     let units: Vec<usize> = (0..=busy.len()).collect();
-    let threads = worker_count(new.len());
+    let threads = worker_count(new.len(), threads);
     let scratch = || LiquidScratch::new(n);
     let rows = split_work(&mut busy, &units, threads, scratch, |scratch, unit| {
         let row = unit.first().copied().unwrap_or(0);
@@ -711,7 +743,8 @@ impl Csr {
                 [a, b] => b.saturating_sub(a),
                 _ => 0,
             };
-            let (c, c_rest) = std::mem::take(&mut cols).split_at_mut(len.min(cols.len()));
+            let len = len.min(cols.len());
+            let (c, c_rest) = std::mem::take(&mut cols).split_at_mut(len);
             cols = c_rest;
             let (v, v_rest) = std::mem::take(&mut vals).split_at_mut(len.min(c.len()));
             vals = v_rest;

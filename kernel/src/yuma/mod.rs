@@ -57,11 +57,12 @@ pub mod case;
 mod fast;
 mod fixed;
 pub mod reference;
+pub mod synth;
 mod types;
 
 use substrate_fixed::types::{I32F32, I64F64, I96F32};
 
-pub use fast::epoch;
+pub use fast::{Threads, epoch, epoch_with};
 pub use types::{EpochInput, EpochOutput, Hyperparams, InputError, SparseRow};
 
 use fixed::{ZERO, normalize, normalize_with_sum, proportion_to_u16, rao_share, safe_div64, sum};

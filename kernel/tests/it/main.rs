@@ -1,1 +1,2 @@
+mod props;
 mod vectors;
