@@ -17,13 +17,14 @@
 //!   row is computed on its own and the results are assembled in order, so the output does
 //!   not depend on the number of threads.
 
+use std::cell::RefCell;
 use std::num::NonZeroUsize;
 use std::thread;
 
 use substrate_fixed::types::I32F32;
 
 use super::fixed::{
-    Divisor, ONE, ZERO, ema_alpha, exp_safe, from_u16, normalize, sum, u16_proportion,
+    Divisor, ONE, ZERO, ema_alpha, exp_safe, from_u16, mul, normalize, sum, u16_proportion,
 };
 use super::reference::{liquid_alpha_diff, liquid_alpha_exponent, liquid_alpha_from_exp};
 use super::{EpochInput, EpochOutput, Hyperparams, InputError, Prelude, last_tempo};
@@ -42,6 +43,10 @@ pub enum Threads {
 }
 
 /// Runs one epoch. Bit-exact with the chain's sparse epoch; see the [module docs](super).
+///
+/// The large buffers of an epoch (the masked weights, the new bonds, scratch rows) are kept
+/// per thread between calls, so a node that runs epochs every tempo does not pay for fresh
+/// pages each time; they hold about 12 bytes per weight entry of the largest epoch run.
 pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
     epoch_with(input, Threads::Auto)
 }
@@ -49,126 +54,196 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
 /// [`epoch`] with a chosen number of threads.
 pub fn epoch_with(input: &EpochInput, threads: Threads) -> Result<EpochOutput, InputError> {
     input.validate()?;
+    WORKSPACE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut workspace) => Ok(run(input, threads, &mut workspace)),
+        // Only reachable if an epoch ran inside an epoch on this thread; never in practice.
+        Err(_) => Ok(run(input, threads, &mut Workspace::default())),
+    })
+}
+
+thread_local! {
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+/// Buffers reused from one epoch to the next on a thread.
+#[derive(Default)]
+struct Workspace {
+    weights: Csr,
+    for_bonds: Csr,
+    ema: Csr,
+    merge: MergeScratch,
+}
+
+fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput {
     let n = input.n();
     let params = &input.params;
     let prelude = Prelude::new(input);
     let active_stake = &prelude.active_stake;
 
     // 5. Weights: masked while loaded, then row-normalized.
-    let weights = masked_weights(input, &prelude.permits);
+    masked_weights(input, &prelude.permits, &mut ws.weights);
+    let weights = &ws.weights;
 
     // 6. Consensus.
-    let consensus = consensus(active_stake, &weights, n, u16_proportion(params.kappa), threads);
+    let consensus = consensus(active_stake, weights, n, u16_proportion(params.kappa), threads);
 
-    // 7-9. Clipping, validator trust, incentive.
-    let clipped = weights.map_entries(|j, w| {
-        let c = at(&consensus, j);
-        if c < w {
-            (c > ZERO).then_some(c)
-        } else {
-            Some(w)
-        }
-    });
-    let validator_trust: Vec<I32F32> = clipped.rows().map(|(_, vals)| sum(vals.iter().copied())).collect();
+    // 7-10. Clipping, validator trust, incentive and the weights for bonds, in one pass.
+    // Classic Yuma needs only the column sums of the bonds delta (weights for bonds times
+    // active stake): the delta itself is recomputed row by row when the EMA is merged.
+    // Yuma3 keeps the weights for bonds.
+    let yuma3 = params.yuma3_enabled;
+    let penalty = u16_proportion(params.bonds_penalty);
+    let mut validator_trust = vec![ZERO; n];
     let mut incentive = vec![ZERO; n];
-    for ((cols, vals), &a) in clipped.rows().zip(active_stake) {
-        if a == ZERO {
-            continue;
-        }
+    let mut delta_sums = vec![ZERO; n];
+    ws.for_bonds.clear();
+    for (((cols, vals), &a), trust) in weights.rows().zip(active_stake).zip(&mut validator_trust) {
         for (&j, &w) in cols.iter().zip(vals) {
-            if let Some(r) = incentive.get_mut(usize::from(j)) {
-                *r = r.saturating_add(a.saturating_mul(w));
+            let (clipped, wb) = clip(w, at(&consensus, j), penalty);
+            if let Some(x) = clipped {
+                // Row sums of normalized weights stay <= 1: no saturation, same as `Sum`.
+                *trust = trust.saturating_add(x);
+                if a > ZERO {
+                    add_at(&mut incentive, j, mul(a, x));
+                }
+            }
+            if let Some(wb) = wb {
+                if yuma3 {
+                    ws.for_bonds.push(j, wb);
+                } else {
+                    add_at(&mut delta_sums, j, mul(wb, a));
+                }
             }
         }
+        ws.for_bonds.end_row();
     }
     normalize(&mut incentive);
-
-    // 10. Weights for bonds.
-    let bonds_penalty = u16_proportion(params.bonds_penalty);
-    let (weights_for_bonds, interpolated) = if bonds_penalty == ZERO {
-        (weights, false)
-    } else if bonds_penalty == ONE {
-        (clipped, false)
-    } else {
-        let wb = weights.map_entries(|j, w| {
-            let c = at(&consensus, j);
-            let clip = if c < w { c } else { w };
-            let value = w.saturating_add(bonds_penalty.saturating_mul(clip.saturating_sub(w)));
-            (value > ZERO).then_some(value)
-        });
-        (wb, true)
-    };
 
     // 11. Last tempo: bonds to uids registered since are dropped.
     let last_tempo = last_tempo(input);
     let registered = &input.block_at_registration;
-    let load_bonds = |value: fn(u16) -> I32F32| {
-        Csr::from_rows(n, input.bonds.iter().map(|row| {
-            row.iter()
-                .filter(|&&(j, _)| last_tempo > at(registered, j))
-                .map(move |&(j, b)| (j, value(b)))
-        }))
+    let old_bonds = |i: usize, value: fn(u16) -> I32F32| {
+        input
+            .bonds
+            .get(i)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(move |&&(j, _)| last_tempo > at(registered, j))
+            .map(move |&(j, b)| (j, value(b)))
     };
+    let alpha = ema_alpha(params.bonds_moving_average);
+    let keep = ONE.saturating_sub(alpha);
 
-    let (dividends, bonds) = if params.yuma3_enabled {
-        // 13. Yuma3.
-        let bonds = load_bonds(u16_proportion);
-        let ema = if params.liquid_alpha_enabled && consensus.iter().any(|&c| c != ZERO) {
-            let mut wb = weights_for_bonds;
-            if interpolated {
-                // The chain's interpolation emits each row in uid order.
-                wb.sort_rows();
+    let (dividends, bonds) = if !yuma3 {
+        // 12. Classic Yuma. B and the delta are column-normalized on the fly as the EMA is
+        // merged; the EMA is column-normalized into E in place, dividends come from E, and
+        // E max-upscaled per column is what is stored.
+        let mut old_sums = vec![ZERO; n];
+        for i in 0..n {
+            for (j, b) in old_bonds(i, from_u16) {
+                add_at(&mut old_sums, j, b);
             }
-            liquid_alpha_ema(params, &wb, &bonds, &consensus, n, threads)
+        }
+        let (delta_div, old_div) = (divisors(&delta_sums), divisors(&old_sums));
+        let rows = weights.rows().zip(active_stake).enumerate().map(|(i, ((cols, vals), &a))| {
+            let (delta_div, consensus) = (&delta_div, &consensus);
+            let new = cols.iter().zip(vals).filter_map(move |(&j, &w)| {
+                let delta = mul(clip(w, at(consensus, j), penalty).1?, a);
+                Some((j, mul(alpha, at_divisor(delta_div, j).divide(delta))))
+            });
+            let old_div = &old_div;
+            let old = old_bonds(i, from_u16)
+                .map(move |(j, b)| (j, mul(keep, at_divisor(old_div, j).divide(b))));
+            new.chain(old)
+        });
+        let ema_sums = ema_merge(rows, n, &mut ws.merge, &mut ws.ema);
+        let ema_div = divisors(&ema_sums);
+        let mut col_max = vec![ZERO; n];
+        let mut dividends = vec![ZERO; n];
+        for ((cols, vals), d) in ws.ema.rows_mut().zip(&mut dividends) {
+            for (&j, v) in cols.iter().zip(vals) {
+                let e = at_divisor(&ema_div, j).divide(*v);
+                *v = e;
+                *d = d.saturating_add(mul(at(&incentive, j), e));
+                if let Some(m) = col_max.get_mut(usize::from(j))
+                    && *m < e
+                {
+                    *m = e;
+                }
+            }
+        }
+        normalize(&mut dividends);
+        let max_div = divisors(&col_max);
+        let bonds = prelude.store_bonds(ws.ema.rows().map(|(cols, vals)| {
+            let max_div = &max_div;
+            cols.iter()
+                .zip(vals)
+                .map(move |(&j, &e)| (j, at_divisor(max_div, j).divide(e)))
+        }));
+        (dividends, bonds)
+    } else {
+        // 13. Yuma3: bonds are proportions; the EMA is stored as is and normalized per
+        // column only to weigh the dividends.
+        let ema_sums = if params.liquid_alpha_enabled && consensus.iter().any(|&c| c != ZERO) {
+            if penalty != ZERO && penalty != ONE {
+                // The chain's interpolation emits each row in uid order.
+                ws.for_bonds.sort_rows();
+            }
+            let old = |i: usize| old_bonds(i, u16_proportion);
+            liquid_alpha_ema(params, &ws.for_bonds, old, &consensus, n, threads, &mut ws.ema)
         } else {
-            ema_merge(&weights_for_bonds, &bonds, ema_alpha(params.bonds_moving_average), n)
+            let rows = ws.for_bonds.rows().enumerate().map(|(i, (cols, vals))| {
+                let new = cols.iter().zip(vals).map(move |(&j, &w)| (j, mul(alpha, w)));
+                let old = old_bonds(i, u16_proportion).map(move |(j, b)| (j, mul(keep, b)));
+                new.chain(old)
+            });
+            ema_merge(rows, n, &mut ws.merge, &mut ws.ema)
         };
-        let mut normalized = ema.clone();
-        normalized.col_normalize(n);
-        let mut dividends: Vec<I32F32> = normalized
+        let ema_div = divisors(&ema_sums);
+        let mut dividends: Vec<I32F32> = ws
+            .ema
             .rows()
             .zip(active_stake)
             .map(|((cols, vals), &a)| {
-                let t = sum(cols.iter().zip(vals).map(|(&j, &b)| b.saturating_mul(at(&incentive, j))));
+                let t = sum(cols.iter().zip(vals).map(|(&j, &b)| {
+                    mul(at_divisor(&ema_div, j).divide(b), at(&incentive, j))
+                }));
                 t.checked_mul(a).unwrap_or(ZERO)
             })
             .collect();
         normalize(&mut dividends);
-        (dividends, ema)
-    } else {
-        // 12. Classic Yuma.
-        let mut bonds = load_bonds(from_u16);
-        bonds.col_normalize(n);
-        let mut delta = weights_for_bonds;
-        for ((_, vals), &a) in delta.rows_mut().zip(active_stake) {
-            for v in vals {
-                *v = v.saturating_mul(a);
-            }
-        }
-        delta.col_normalize(n);
-        let mut ema = ema_merge(&delta, &bonds, ema_alpha(params.bonds_moving_average), n);
-        ema.col_normalize(n);
-        let mut dividends: Vec<I32F32> = ema
-            .rows()
-            .map(|(cols, vals)| {
-                cols.iter().zip(vals).fold(ZERO, |acc, (&j, &b)| {
-                    acc.saturating_add(at(&incentive, j).saturating_mul(b))
-                })
-            })
-            .collect();
-        normalize(&mut dividends);
-        ema.col_max_upscale(n);
-        (dividends, ema)
+        let bonds = prelude.store_bonds(
+            ws.ema
+                .rows()
+                .map(|(cols, vals)| cols.iter().copied().zip(vals.iter().copied())),
+        );
+        (dividends, bonds)
     };
 
-    Ok(prelude.finish(
-        input,
-        &consensus,
-        incentive,
-        dividends,
-        &validator_trust,
-        bonds.into_rows(),
-    ))
+    prelude.finish(input, &consensus, incentive, dividends, &validator_trust, bonds)
+}
+
+/// Steps 7 and 10 for one entry: the clipped weight (`None` when dropped: above a consensus
+/// of 0) and the weight for bonds (`None` when not kept).
+#[inline]
+fn clip(w: I32F32, consensus: I32F32, penalty: I32F32) -> (Option<I32F32>, Option<I32F32>) {
+    let clipped = if consensus < w {
+        (consensus > ZERO).then_some(consensus)
+    } else {
+        Some(w)
+    };
+    let for_bonds = if penalty == ZERO {
+        Some(w)
+    } else if penalty == ONE {
+        clipped
+    } else {
+        // `interpolate_sparse`: w + penalty * (clipped - w), densified, keeping positives.
+        let x = clipped.unwrap_or(ZERO);
+        let value = w.saturating_add(penalty.saturating_mul(x.saturating_sub(w)));
+        (value > ZERO).then_some(value)
+    };
+    (clipped, for_bonds)
 }
 
 #[inline]
@@ -176,38 +251,60 @@ fn at<T: Copy + Default>(xs: &[T], j: u16) -> T {
     xs.get(usize::from(j)).copied().unwrap_or_default()
 }
 
+/// `xs[j] = xs[j].saturating_add(x)`. All the sums built this way add non-negative values,
+/// so they do not depend on the order of the additions, saturated or not.
+#[inline]
+fn add_at(xs: &mut [I32F32], j: u16, x: I32F32) {
+    if let Some(s) = xs.get_mut(usize::from(j)) {
+        *s = s.saturating_add(x);
+    }
+}
+
+fn divisors(values: &[I32F32]) -> Vec<Divisor> {
+    values.iter().map(|&v| Divisor::new(v)).collect()
+}
+
+#[inline]
+fn at_divisor(divisors: &[Divisor], j: u16) -> Divisor {
+    divisors
+        .get(usize::from(j))
+        .copied()
+        .unwrap_or_else(|| Divisor::new(ZERO))
+}
+
 /// Step 5: the weight rows of permitted validators, without self-weights (except the
 /// owner's), outdated entries or entries masked by commit-reveal, each row divided by its sum.
-fn masked_weights(input: &EpochInput, permits: &[bool]) -> Csr {
+fn masked_weights(input: &EpochInput, permits: &[bool], weights: &mut Csr) {
     let owner = input.owner_uid.map(usize::from);
     let registered = &input.block_at_registration;
     let commits = input.earliest_commit_block.as_deref();
-    let rows = input.weights.iter().enumerate().map(|(i, row)| {
-        let permitted = permits.get(i).copied().unwrap_or(false);
-        let updated = input.last_update.get(i).copied().unwrap_or(0);
-        let commit = commits.and_then(|c| c.get(i).copied().flatten()).unwrap_or(u64::MAX);
-        let entries = if permitted { row.as_slice() } else { &[] };
-        entries
-            .iter()
-            .filter(move |&&(j, _)| {
-                let j_usize = usize::from(j);
+    weights.clear();
+    for (i, ((row, &permitted), &updated)) in
+        input.weights.iter().zip(permits).zip(&input.last_update).enumerate()
+    {
+        if permitted {
+            let commit = commits.and_then(|c| c.get(i).copied().flatten()).unwrap_or(u64::MAX);
+            let self_weight_allowed = owner == Some(i);
+            let first = weights.len();
+            let mut total = ZERO;
+            for &(j, w) in row {
                 let reg = at(registered, j);
-                (j_usize != i || owner == Some(i)) && updated > reg && commit >= reg
-            })
-            .map(|&(j, w)| (j, from_u16(w)))
-    });
-    let mut weights = Csr::from_rows(input.n(), rows);
-    for (_, vals) in weights.rows_mut() {
-        // Rows hold integers 0..=65535 whose sum fits (validated), so the sum is exact.
-        let total = sum(vals.iter().copied());
-        if total > ZERO {
-            let divisor = Divisor::new(total);
-            for v in vals {
-                *v = divisor.divide(*v);
+                if (usize::from(j) != i || self_weight_allowed) && updated > reg && commit >= reg {
+                    let w = from_u16(w);
+                    // Integers 0..=65535 whose sum fits (validated): exact, as the chain's `Sum`.
+                    total = total.saturating_add(w);
+                    weights.push(j, w);
+                }
+            }
+            if total > ZERO {
+                let divisor = Divisor::new(total);
+                for v in weights.vals.get_mut(first..).unwrap_or_default() {
+                    *v = divisor.divide(*v);
+                }
             }
         }
+        weights.end_row();
     }
-    weights
 }
 
 /// Step 6: the stake-weighted median of each column over the rows with positive stake.
@@ -216,6 +313,9 @@ fn masked_weights(input: &EpochInput, permits: &[bool]) -> Csr {
 /// scores `<= s` exceeds `minority = stake_sum - kappa` (or the largest score when none
 /// does). Missing entries are scores of 0. So each column needs only its nonzero scores:
 /// the stake at 0 is `stake_sum` minus theirs, and a weighted quickselect finds the rest.
+///
+/// Columns are gathered in blocks small enough for the cache, walking each kept row (sorted
+/// by uid) with a cursor; blocks are split over threads.
 fn consensus(
     active_stake: &[I32F32],
     weights: &Csr,
@@ -225,61 +325,103 @@ fn consensus(
 ) -> Vec<I32F32> {
     let mut use_stake: Vec<I32F32> = active_stake.iter().copied().filter(|&s| s > ZERO).collect();
     normalize(&mut use_stake);
-    let stake_sum = sum(use_stake.iter().copied());
-    let minority = stake_sum.saturating_sub(kappa).to_bits();
-    let rows = use_stake.len();
-
-    // Scores by column (compressed columns) over the kept rows, as raw bits.
-    let mut counts = vec![0usize; n];
-    let kept = || {
-        weights
-            .rows()
-            .zip(active_stake)
-            .filter(|&(_, &a)| a > ZERO)
-            .map(|(row, _)| row)
-    };
-    for (cols, vals) in kept() {
-        for (&j, &w) in cols.iter().zip(vals) {
-            if w > ZERO
-                && let Some(c) = counts.get_mut(usize::from(j))
-            {
-                *c = c.saturating_add(1);
+    let stake_sum = sum(use_stake.iter().copied()).to_bits();
+    let minority = I32F32::from_bits(stake_sum).saturating_sub(kappa).to_bits();
+    // The kept rows, each sorted by uid (copied only if it is not), with zeros left out.
+    let kept: Vec<(Vec<u16>, Vec<i64>, i64)> = weights
+        .rows()
+        .zip(active_stake)
+        .filter(|&(_, &a)| a > ZERO)
+        .zip(&use_stake)
+        .map(|(((cols, vals), _), &stake)| {
+            let mut pairs: Vec<(u16, i64)> = cols
+                .iter()
+                .zip(vals)
+                .filter(|&(_, &w)| w > ZERO)
+                .map(|(&j, &w)| (j, w.to_bits()))
+                .collect();
+            if !pairs.is_sorted_by_key(|&(j, _)| j) {
+                pairs.sort_unstable_by_key(|&(j, _)| j);
+            }
+            let (cols, vals) = pairs.into_iter().unzip();
+            (cols, vals, stake.to_bits())
+        })
+        .collect();
+    let rows = kept.len();
+    let entries: usize = kept.iter().map(|(cols, _, _)| cols.len()).sum();
+    let block = (MEDIAN_BLOCK_ENTRIES / rows.max(1)).clamp(1, n.max(1));
+    let blocks = n.div_ceil(block);
+    let threads = worker_count(entries, threads).min(blocks.max(1));
+    let per_thread = blocks.div_ceil(threads.max(1));
+    let run = |first_block: usize, last_block: usize| -> Vec<I32F32> {
+        let mut out = Vec::with_capacity(last_block.saturating_sub(first_block).saturating_mul(block));
+        let mut buffer = vec![(0i64, 0i64); block.saturating_mul(rows)];
+        let mut counts = vec![0usize; block];
+        let c0 = first_block.saturating_mul(block);
+        let mut cursors: Vec<usize> = kept
+            .iter()
+            .map(|(cols, _, _)| cols.partition_point(|&j| usize::from(j) < c0))
+            .collect();
+        for b in first_block..last_block {
+            let start = b.saturating_mul(block);
+            let end = start.saturating_add(block).min(n);
+            counts.iter_mut().for_each(|c| *c = 0);
+            for ((cols, vals, stake), cursor) in kept.iter().zip(&mut cursors) {
+                let from = *cursor;
+                let upto = from.saturating_add(
+                    cols.get(from..).unwrap_or_default().partition_point(|&j| usize::from(j) < end),
+                );
+                *cursor = upto;
+                let cols = cols.get(from..upto).unwrap_or_default();
+                let vals = vals.get(from..upto).unwrap_or_default();
+                for (&j, &w) in cols.iter().zip(vals) {
+                    let local = usize::from(j).saturating_sub(start);
+                    if let Some(count) = counts.get_mut(local) {
+                        let slot = local.saturating_mul(rows).saturating_add(*count);
+                        if let Some(cell) = buffer.get_mut(slot) {
+                            *cell = (w, *stake);
+                        }
+                        *count = count.saturating_add(1);
+                    }
+                }
+            }
+            for (local, &count) in counts.iter().enumerate().take(end.saturating_sub(start)) {
+                let from = local.saturating_mul(rows);
+                let column = buffer
+                    .get_mut(from..from.saturating_add(count))
+                    .unwrap_or_default();
+                out.push(I32F32::from_bits(column_median(column, rows, stake_sum, minority)));
             }
         }
-    }
-    let mut next = Vec::with_capacity(n);
-    let mut total = 0usize;
-    for &c in &counts {
-        next.push(total);
-        total = total.saturating_add(c);
-    }
-    let mut column_starts = next.clone();
-    column_starts.push(total);
-    let mut entries = vec![(0i64, 0i64); total];
-    for ((cols, vals), &stake) in kept().zip(&use_stake) {
-        let stake = stake.to_bits();
-        for (&j, &w) in cols.iter().zip(vals) {
-            if w <= ZERO {
-                continue;
-            }
-            if let Some(slot) = next.get_mut(usize::from(j))
-                && let Some(entry) = entries.get_mut(*slot)
-            {
-                *entry = (w.to_bits(), stake);
-                *slot = slot.saturating_add(1);
-            }
-        }
-    }
-
-    let median = |_: &mut (), column: &mut [(i64, i64)]| {
-        I32F32::from_bits(column_median(column, rows, stake_sum.to_bits(), minority))
+        out
     };
-    let threads = worker_count(entries.len(), threads);
-    split_work(&mut entries, &column_starts, threads, || (), median)
+    if threads <= 1 {
+        return run(0, blocks);
+    }
+    thread::scope(|scope| {
+        let run = &run;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let first = t.saturating_mul(per_thread).min(blocks);
+                let last = first.saturating_add(per_thread).min(blocks);
+                scope.spawn(move || run(first, last))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
+
+/// Scores gathered per block of columns in [`consensus`]: 16 bytes each, so 256 KiB.
+const MEDIAN_BLOCK_ENTRIES: usize = 16_384;
 
 /// The weighted median of one column from its nonzero `(score, stake)` pairs; see
 /// [`consensus`]. `rows` is the number of kept rows (those not listed score 0).
+///
+/// A quickselect whose partitions are branch-free (the comparisons of random scores would
+/// otherwise mispredict half the time).
 fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minority: i64) -> i64 {
     let mut nonzero_stake = 0i64;
     let mut max_score = 0i64;
@@ -294,11 +436,19 @@ fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minorit
     }
     let mut part = column;
     loop {
-        let len = part.len();
-        let Some(&(pivot, _)) = part.get(len / 2) else {
+        let Some(&(pivot, _)) = part.get(part.len() / 2) else {
             return max_score;
         };
-        let (lt, le, lt_stake, eq_stake) = partition3(part, pivot);
+        // [< pivot | >= pivot], summing the stake below and at the pivot on the way.
+        let (mut lt, mut lt_stake, mut eq_stake) = (0usize, 0i64, 0i64);
+        for i in 0..part.len() {
+            let Some(&(score, stake)) = part.get(i) else { break };
+            let less = score < pivot;
+            lt_stake = lt_stake.saturating_add(if less { stake } else { 0 });
+            eq_stake = eq_stake.saturating_add(if score == pivot { stake } else { 0 });
+            part.swap(lt, i);
+            lt = lt.saturating_add(usize::from(less));
+        }
         let cum_lt = below.saturating_add(lt_stake);
         if cum_lt > minority {
             if lt == 0 {
@@ -309,34 +459,17 @@ fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minorit
             return pivot;
         } else {
             below = cum_lt.saturating_add(eq_stake);
-            part = part.get_mut(le..).unwrap_or_default();
+            // Drop the scores equal to the pivot: [== pivot | > pivot].
+            let upper = part.get_mut(lt..).unwrap_or_default();
+            let mut eq = 0usize;
+            for i in 0..upper.len() {
+                let Some(&(score, _)) = upper.get(i) else { break };
+                upper.swap(eq, i);
+                eq = eq.saturating_add(usize::from(score == pivot));
+            }
+            part = upper.get_mut(eq..).unwrap_or_default();
         }
     }
-}
-
-/// Three-way partition by score around `pivot`: `[< pivot | == pivot | > pivot]`.
-/// Returns the two boundaries and the stake below and at the pivot.
-fn partition3(part: &mut [(i64, i64)], pivot: i64) -> (usize, usize, i64, i64) {
-    let (mut lt, mut i, mut gt) = (0usize, 0usize, part.len());
-    let (mut lt_stake, mut eq_stake) = (0i64, 0i64);
-    while i < gt {
-        let Some(&(score, stake)) = part.get(i) else {
-            break;
-        };
-        if score < pivot {
-            part.swap(lt, i);
-            lt_stake = lt_stake.saturating_add(stake);
-            lt = lt.saturating_add(1);
-            i = i.saturating_add(1);
-        } else if score > pivot {
-            gt = gt.saturating_sub(1);
-            part.swap(i, gt);
-        } else {
-            eq_stake = eq_stake.saturating_add(stake);
-            i = i.saturating_add(1);
-        }
-    }
-    (lt, gt, lt_stake, eq_stake)
 }
 
 /// Runs `f` on each group of `data` (group `g` is `data[starts[g]..starts[g + 1]]`) on
@@ -420,21 +553,40 @@ fn worker_count(entries: usize, threads: Threads) -> usize {
     }
 }
 
-/// `mat_ema_sparse`: per row, `alpha * new + (1 - alpha) * old`, keeping positives, in uid
-/// order. A row is merged in a dense scratch row that is cleared entry by entry.
-fn ema_merge(new: &Csr, old: &Csr, alpha: I32F32, n: usize) -> Csr {
-    let keep = ONE.saturating_sub(alpha);
-    let mut acc = vec![ZERO; n];
-    let mut seen = vec![false; n];
-    let mut touched: Vec<u16> = Vec::new();
-    let mut out = Csr::with_capacity(n, new.len().saturating_add(old.len()));
-    for ((new_cols, new_vals), (old_cols, old_vals)) in new.rows().zip(old.rows()) {
+/// Scratch for [`ema_merge`]: one dense row, its marks and the columns touched.
+#[derive(Default)]
+struct MergeScratch {
+    acc: Vec<I32F32>,
+    seen: Vec<bool>,
+    touched: Vec<u16>,
+}
+
+/// `mat_ema_sparse`: per row, the sum of the row's terms (`alpha * new` and
+/// `(1 - alpha) * old`) per column, keeping positives, in uid order, into `out`. Returns the
+/// column sums of the result. A row is merged in a dense scratch row that is cleared entry
+/// by entry.
+fn ema_merge<R, T>(rows: R, n: usize, scratch: &mut MergeScratch, out: &mut Csr) -> Vec<I32F32>
+where
+    R: Iterator<Item = T>,
+    T: Iterator<Item = (u16, I32F32)>,
+{
+    let MergeScratch { acc, seen, touched } = scratch;
+    acc.clear();
+    acc.resize(n, ZERO);
+    seen.clear();
+    seen.resize(n, false);
+    out.clear();
+    let mut sums = vec![ZERO; n];
+    let mut emit = |j: u16, cell: &mut I32F32, mark: &mut bool, out: &mut Csr| {
+        if *cell > ZERO {
+            out.push(j, *cell);
+            add_at(&mut sums, j, *cell);
+        }
+        *cell = ZERO;
+        *mark = false;
+    };
+    for terms in rows {
         touched.clear();
-        let terms = new_cols
-            .iter()
-            .zip(new_vals)
-            .map(|(&j, &v)| (j, alpha.saturating_mul(v)))
-            .chain(old_cols.iter().zip(old_vals).map(|(&j, &v)| (j, keep.saturating_mul(v))));
         for (j, term) in terms {
             let j_usize = usize::from(j);
             if let (Some(cell), Some(mark)) = (acc.get_mut(j_usize), seen.get_mut(j_usize)) {
@@ -449,47 +601,44 @@ fn ema_merge(new: &Csr, old: &Csr, alpha: I32F32, n: usize) -> Csr {
         if touched.len().saturating_mul(16) >= n {
             for (j, (cell, mark)) in (0..=u16::MAX).zip(acc.iter_mut().zip(seen.iter_mut())) {
                 if *mark {
-                    if *cell > ZERO {
-                        out.push(j, *cell);
-                    }
-                    *cell = ZERO;
-                    *mark = false;
+                    emit(j, cell, mark, out);
                 }
             }
         } else {
             touched.sort_unstable();
-            for &j in &touched {
+            for &j in touched.iter() {
                 let j_usize = usize::from(j);
                 if let (Some(cell), Some(mark)) = (acc.get_mut(j_usize), seen.get_mut(j_usize)) {
-                    if *cell > ZERO {
-                        out.push(j, *cell);
-                    }
-                    *cell = ZERO;
-                    *mark = false;
+                    emit(j, cell, mark, out);
                 }
             }
         }
         out.end_row();
     }
-    out
+    sums
 }
 
 /// Yuma3 bonds with liquid alpha (`liquid_alpha_matrix_sparse` then `mat_ema_alpha_sparse`),
-/// evaluated only at the entries of the new rows.
+/// evaluated only at the entries of the new rows, into `out`; returns its column sums.
 ///
 /// The chain reads a row's weight and bond for column `j` by one forward walk over each row,
 /// which sees an entry only if its uid is larger than every uid before it in the row (a
 /// "record"); an entry that is not a record reads as 0 when the rate is computed, though its
 /// real value is still used by the EMA. The rate depends on the pair only through the
 /// sigmoid's distance term, so it is cached by that term.
-fn liquid_alpha_ema(
+fn liquid_alpha_ema<O, I>(
     params: &Hyperparams,
     new: &Csr,
-    old: &Csr,
+    old: O,
     consensus: &[I32F32],
     n: usize,
     threads: Threads,
-) -> Csr {
+    out: &mut Csr,
+) -> Vec<I32F32>
+where
+    O: Fn(usize) -> I + Sync,
+    I: Iterator<Item = (u16, I32F32)> + Clone,
+{
     let rates = Rates {
         steepness: I32F32::saturating_from_num(params.alpha_sigmoid_steepness),
         low: u16_proportion(params.alpha_low),
@@ -507,19 +656,21 @@ fn liquid_alpha_ema(
     let scratch = || LiquidScratch::new(n);
     let rows = split_work(&mut busy, &units, threads, scratch, |scratch, unit| {
         let row = unit.first().copied().unwrap_or(0);
-        scratch.row(&rates, new.row(row), old.row(row), consensus)
+        scratch.row(&rates, new.row(row), old(row), consensus)
     });
-    let mut out = Csr::with_capacity(n, new.len());
+    out.clear();
+    let mut sums = vec![ZERO; n];
     let mut rows = rows.into_iter();
     for (cols, _) in new.rows() {
         if !cols.is_empty() {
             for (j, v) in rows.next().unwrap_or_default() {
                 out.push(j, v);
+                add_at(&mut sums, j, v);
             }
         }
         out.end_row();
     }
-    out
+    sums
 }
 
 /// The liquid-alpha sigmoid's constants.
@@ -555,11 +706,11 @@ impl LiquidScratch {
         &mut self,
         rates: &Rates,
         (new_cols, new_vals): (&[u16], &[I32F32]),
-        (old_cols, old_vals): (&[u16], &[I32F32]),
+        old: impl Iterator<Item = (u16, I32F32)> + Clone,
         consensus: &[I32F32],
     ) -> Vec<(u16, I32F32)> {
         let mut record: Option<u16> = None;
-        for (&j, &b) in old_cols.iter().zip(old_vals) {
+        for (j, b) in old.clone() {
             let seen = record.is_none_or(|r| j > r);
             if seen {
                 record = Some(j);
@@ -585,16 +736,16 @@ impl LiquidScratch {
             let decayed = if kind == 0 {
                 ZERO
             } else {
-                ONE.saturating_sub(alpha).saturating_mul(bond)
+                mul(ONE.saturating_sub(alpha), bond)
             };
             let value = decayed
-                .saturating_add(alpha.saturating_mul(w).max(ZERO))
+                .saturating_add(mul(alpha, w).max(ZERO))
                 .min(ONE);
             if value > ZERO {
                 out.push((j, value));
             }
         }
-        for &j in old_cols {
+        for (j, _) in old {
             let j = usize::from(j);
             if let (Some(slot), Some(kind)) = (self.bond.get_mut(j), self.kind.get_mut(j)) {
                 *slot = ZERO;
@@ -624,7 +775,8 @@ impl LiquidScratch {
 }
 
 /// A sparse matrix in compressed rows: row `i` holds the entries
-/// `start[i]..start[i + 1]` of `cols` and `vals`, in the row's own order.
+/// `start[i]..start[i + 1]` of `cols` and `vals`, in the row's own order. Call
+/// [`Csr::clear`] before filling one.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Csr {
     start: Vec<usize>,
@@ -633,29 +785,12 @@ pub(crate) struct Csr {
 }
 
 impl Csr {
-    fn with_capacity(rows: usize, entries: usize) -> Self {
-        let mut start = Vec::with_capacity(rows.saturating_add(1));
-        start.push(0);
-        Self {
-            start,
-            cols: Vec::with_capacity(entries),
-            vals: Vec::with_capacity(entries),
-        }
-    }
-
-    fn from_rows<R, I>(n: usize, rows: R) -> Self
-    where
-        R: IntoIterator<Item = I>,
-        I: IntoIterator<Item = (u16, I32F32)>,
-    {
-        let mut out = Self::with_capacity(n, 0);
-        for row in rows {
-            for (j, v) in row {
-                out.push(j, v);
-            }
-            out.end_row();
-        }
-        out
+    /// Empties the matrix (no rows), keeping its buffers.
+    fn clear(&mut self) {
+        self.start.clear();
+        self.start.push(0);
+        self.cols.clear();
+        self.vals.clear();
     }
 
     #[inline]
@@ -672,10 +807,6 @@ impl Csr {
     /// Number of entries.
     fn len(&self) -> usize {
         self.cols.len()
-    }
-
-    fn rows_len(&self) -> usize {
-        self.start.len().saturating_sub(1)
     }
 
     fn start_of(&self, row: usize) -> usize {
@@ -719,20 +850,6 @@ impl Csr {
         })
     }
 
-    /// Keeps or replaces each entry; `f` gets the column and value.
-    fn map_entries(&self, f: impl Fn(u16, I32F32) -> Option<I32F32>) -> Self {
-        let mut out = Self::with_capacity(self.rows_len(), self.len());
-        for (cols, vals) in self.rows() {
-            for (&j, &v) in cols.iter().zip(vals) {
-                if let Some(value) = f(j, v) {
-                    out.push(j, value);
-                }
-            }
-            out.end_row();
-        }
-        out
-    }
-
     /// Sorts each row by uid (rows are checked first: most are already sorted).
     fn sort_rows(&mut self) {
         let mut pairs: Vec<(u16, I32F32)> = Vec::new();
@@ -761,51 +878,4 @@ impl Csr {
         }
     }
 
-    fn col_sums(&self, n: usize) -> Vec<I32F32> {
-        let mut sums = vec![ZERO; n];
-        for (&j, &v) in self.cols.iter().zip(&self.vals) {
-            if let Some(s) = sums.get_mut(usize::from(j)) {
-                *s = s.saturating_add(v);
-            }
-        }
-        sums
-    }
-
-    /// `inplace_col_normalize_sparse`. Values are non-negative, so the saturating column
-    /// sums do not depend on the order they are added in.
-    fn col_normalize(&mut self, n: usize) {
-        let sums = self.col_sums(n);
-        self.divide_columns(&sums);
-    }
-
-    /// `inplace_col_max_upscale_sparse`.
-    fn col_max_upscale(&mut self, n: usize) {
-        let mut maxes = vec![ZERO; n];
-        for (&j, &v) in self.cols.iter().zip(&self.vals) {
-            if let Some(m) = maxes.get_mut(usize::from(j))
-                && *m < v
-            {
-                *m = v;
-            }
-        }
-        self.divide_columns(&maxes);
-    }
-
-    /// Divides each entry by its column's divisor, leaving columns whose divisor is 0.
-    fn divide_columns(&mut self, divisors: &[I32F32]) {
-        let divisors: Vec<Divisor> = divisors.iter().map(|&d| Divisor::new(d)).collect();
-        for (&j, v) in self.cols.iter().zip(self.vals.iter_mut()) {
-            if let Some(d) = divisors.get(usize::from(j))
-                && !d.is_zero()
-            {
-                *v = d.divide(*v);
-            }
-        }
-    }
-
-    fn into_rows(self) -> Vec<Vec<(u16, I32F32)>> {
-        self.rows()
-            .map(|(cols, vals)| cols.iter().copied().zip(vals.iter().copied()).collect())
-            .collect()
-    }
 }

@@ -251,11 +251,6 @@ impl Divisor {
         }
     }
 
-    /// Whether the divisor is 0.
-    pub(crate) fn is_zero(&self) -> bool {
-        self.divisor == ZERO
-    }
-
     /// `safe_div(dividend, divisor)`.
     #[inline]
     #[allow(
@@ -334,5 +329,50 @@ mod divisor_tests {
             let a = i64::try_from((i128::from(b) * i128::from(frac)) >> 32).unwrap();
             check(a, b);
         }
+    }
+}
+
+/// `a.saturating_mul(b)`, bit for bit, with a fast path for non-negative operands.
+///
+/// substrate-fixed multiplies `a * (b << 32)` as an overflow-checked i128 and keeps the high
+/// 64 bits, which is `floor(a * b / 2^32)` saturated to the I32F32 range. For `a, b >= 0`
+/// that is one 64x64->128 multiplication, a shift and a comparison.
+#[inline]
+pub(crate) fn mul(a: I32F32, b: I32F32) -> I32F32 {
+    match (u64::try_from(a.to_bits()), u64::try_from(b.to_bits())) {
+        (Ok(x), Ok(y)) => {
+            #[allow(clippy::arithmetic_side_effects, reason = "a u64 x u64 product fits a u128")]
+            let product = (u128::from(x) * u128::from(y)) >> 32;
+            I32F32::from_bits(i64::try_from(product).unwrap_or(i64::MAX))
+        }
+        _ => a.saturating_mul(b),
+    }
+}
+
+#[cfg(test)]
+mod mul_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn matches_saturating_mul(a: i64, b: i64) {
+            let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
+            prop_assert_eq!(mul(a, b), a.saturating_mul(b));
+        }
+
+        #[test]
+        fn matches_saturating_mul_in_range(a in 0i64..=(1i64 << 40), b in 0i64..=(1i64 << 40)) {
+            let (a, b) = (I32F32::from_bits(a), I32F32::from_bits(b));
+            prop_assert_eq!(mul(a, b), a.saturating_mul(b));
+        }
+    }
+
+    #[test]
+    fn saturates_like_substrate_fixed() {
+        let big = I32F32::from_bits(i64::MAX);
+        assert_eq!(mul(big, big), big.saturating_mul(big));
+        assert_eq!(mul(big, ONE), big);
+        assert_eq!(mul(I32F32::from_bits(1 << 47), I32F32::from_bits(1 << 48)), big);
     }
 }

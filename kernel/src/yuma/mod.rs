@@ -142,8 +142,7 @@ impl Prelude {
 
     /// Steps 14 and 15: the emission split and the stored outputs.
     ///
-    /// `bonds` holds the bond rows to store (as proportions), one per uid; rows of uids
-    /// without a new permit are replaced by empty rows here.
+    /// `bonds` holds the bond rows as stored (see [`Prelude::store_bonds`]).
     fn finish(
         self,
         input: &EpochInput,
@@ -151,7 +150,7 @@ impl Prelude {
         incentive: Vec<I32F32>,
         dividends: Vec<I32F32>,
         validator_trust: &[I32F32],
-        bonds: Vec<Vec<(u16, I32F32)>>,
+        bonds: Vec<SparseRow>,
     ) -> EpochOutput {
         let combined: Vec<I32F32> = incentive
             .iter()
@@ -178,22 +177,6 @@ impl Prelude {
         let to_rao = |xs: &[I32F32]| -> Vec<u64> { xs.iter().map(|&x| rao_share(x, rao)).collect() };
         let to_u16 =
             |xs: &[I32F32]| -> Vec<u16> { xs.iter().map(|&x| proportion_to_u16(x)).collect() };
-        let n = input.n();
-        let stored_bonds = bonds
-            .into_iter()
-            .chain(std::iter::repeat_with(Vec::new))
-            .zip(&self.new_permits)
-            .map(|(row, &permit)| {
-                if permit {
-                    row.into_iter()
-                        .map(|(j, b)| (j, proportion_to_u16(b)))
-                        .collect()
-                } else {
-                    Vec::new()
-                }
-            })
-            .take(n)
-            .collect();
         EpochOutput {
             stake_weight: to_u16(&self.stake),
             active: self.active,
@@ -202,11 +185,35 @@ impl Prelude {
             incentive: to_u16(&incentive),
             dividends: to_u16(&dividends),
             validator_trust: to_u16(validator_trust),
-            bonds: stored_bonds,
+            bonds,
             server_emission: to_rao(&server),
             validator_emission: to_rao(&validator),
             emission: to_rao(&combined_normalized),
         }
+    }
+}
+
+impl Prelude {
+    /// Step 15's bond storage: a uid with a new permit stores its row, each entry as
+    /// `floor(x * 65535)`; every other uid stores an empty row.
+    fn store_bonds<R>(&self, rows: impl IntoIterator<Item = R>) -> Vec<SparseRow>
+    where
+        R: IntoIterator<Item = (u16, I32F32)>,
+    {
+        let mut rows = rows.into_iter();
+        self.new_permits
+            .iter()
+            .map(|&permit| {
+                let row = rows.next();
+                match row {
+                    Some(row) if permit => row
+                        .into_iter()
+                        .map(|(j, b)| (j, proportion_to_u16(b)))
+                        .collect(),
+                    _ => Vec::new(),
+                }
+            })
+            .collect()
     }
 }
 

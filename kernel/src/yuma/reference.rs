@@ -145,13 +145,14 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
     };
 
     // 14-15. Emission and outputs.
+    let bonds = prelude.store_bonds(ema_bonds);
     Ok(prelude.finish(
         input,
         &consensus,
         incentive,
         dividends,
         &validator_trust,
-        ema_bonds,
+        bonds,
     ))
 }
 
