@@ -28,13 +28,18 @@ fn cases() -> Vec<(&'static str, synth::Shape)> {
         ("epoch_n1024_v64", shape(1024, 64, 128, false, false)),
         ("epoch_n4096_v64", shape(4096, 64, 4096, false, false)),
         ("epoch_n4096_v256", shape(4096, 256, 4096, false, false)),
-        ("epoch_n4096_v64_yuma3_liquid_alpha", shape(4096, 64, 4096, true, true)),
+        (
+            "epoch_n4096_v64_yuma3_liquid_alpha",
+            shape(4096, 64, 4096, true, true),
+        ),
     ]
 }
 
 fn epoch(c: &mut Criterion) {
     let mut group = c.benchmark_group("yuma");
-    group.sample_size(30).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(4));
     for (name, shape) in cases() {
         let input = synth::subnet(&shape);
         group.bench_function(name, |b| b.iter(|| yuma::epoch(black_box(&input)).unwrap()));
@@ -44,7 +49,9 @@ fn epoch(c: &mut Criterion) {
 
 fn reference(c: &mut Criterion) {
     let mut group = c.benchmark_group("yuma");
-    group.sample_size(10).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
     // The reference is quadratic; its Yuma3 liquid-alpha case takes seconds per run.
     for (name, shape) in cases().into_iter().take(4) {
         let input = synth::subnet(&shape);

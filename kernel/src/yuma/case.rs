@@ -187,14 +187,14 @@ impl RawInput {
             liquid_alpha_enabled: self.liquid_alpha_enabled,
             alpha_low: u16_of(field("alpha_low"), self.alpha_low)?,
             alpha_high: u16_of(field("alpha_high"), self.alpha_high)?,
-            alpha_sigmoid_steepness: i16::try_from(self.alpha_sigmoid_steepness).map_err(
-                |_| CaseError::Range {
+            alpha_sigmoid_steepness: i16::try_from(self.alpha_sigmoid_steepness).map_err(|_| {
+                CaseError::Range {
                     path: "input.alpha_sigmoid_steepness".to_owned(),
                     value: self.alpha_sigmoid_steepness.to_string(),
                     ty: "i16",
                     range: "-32768..=32767",
-                },
-            )?,
+                }
+            })?,
         };
         let owner_uid = match self.owner_uid {
             Some(uid) => Some(u16_of(field("owner_uid"), uid)?),
@@ -221,6 +221,10 @@ impl RawInput {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests compute expected values directly"
+)]
 mod tests {
     use super::*;
 
@@ -260,7 +264,10 @@ mod tests {
             "input.weights[0]: names uid 2, but uids run from 0 to n - 1 = 1"
         );
         assert_eq!(
-            msg(with("\"last_update\":[9990,9990]", "\"last_update\":[9990]")),
+            msg(with(
+                "\"last_update\":[9990,9990]",
+                "\"last_update\":[9990]"
+            )),
             "input.last_update: has 1 entries, expected n = 2 (one per uid)"
         );
         assert_eq!(
@@ -276,7 +283,10 @@ mod tests {
                 .starts_with("input.tempo: invalid value: integer `-1`, expected u64")
         );
         assert_eq!(
-            msg(with("\"alpha_sigmoid_steepness\":1000", "\"alpha_sigmoid_steepness\":40000")),
+            msg(with(
+                "\"alpha_sigmoid_steepness\":1000",
+                "\"alpha_sigmoid_steepness\":40000"
+            )),
             "input.alpha_sigmoid_steepness: 40000 is out of range for i16 (-32768..=32767)"
         );
         assert!(msg(Case::from_json(b"{\"input\": [")).starts_with("input: "));

@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::num::NonZeroUsize;
+use std::ops::Range;
 use std::thread;
 
 use substrate_fixed::types::I32F32;
@@ -27,7 +28,7 @@ use super::fixed::{
     Divisor, ONE, ZERO, ema_alpha, exp_safe, from_u16, mul, normalize, sum, u16_proportion,
 };
 use super::reference::{liquid_alpha_diff, liquid_alpha_exponent, liquid_alpha_from_exp};
-use super::{EpochInput, EpochOutput, Hyperparams, InputError, Prelude, last_tempo};
+use super::{EpochInput, EpochOutput, Hyperparams, InputError, Prelude, last_tempo, stored_row};
 
 /// Below this many matrix entries, threads cost more than they save.
 const PARALLEL_MIN_ENTRIES: usize = 32_768;
@@ -70,8 +71,80 @@ thread_local! {
 struct Workspace {
     weights: Csr,
     for_bonds: Csr,
+    /// One per worker: its run of new bond rows and its merge scratch.
+    chunks: Vec<Chunk>,
+}
+
+#[derive(Default)]
+struct Chunk {
     ema: Csr,
     merge: MergeScratch,
+}
+
+/// Cuts `0..n` into at most `workers` runs of rows holding about equal numbers of entries.
+fn row_cuts(n: usize, workers: usize, entries: impl Fn(usize) -> usize) -> Vec<Range<usize>> {
+    let total: usize = (0..n).map(&entries).sum();
+    let per = total.div_ceil(workers.max(1)).max(1);
+    let mut ranges = Vec::with_capacity(workers);
+    let (mut start, mut acc) = (0usize, 0usize);
+    for i in 0..n {
+        acc = acc.saturating_add(entries(i));
+        if acc >= per.saturating_mul(ranges.len().saturating_add(1))
+            && ranges.len().saturating_add(1) < workers
+        {
+            ranges.push(start..i.saturating_add(1));
+            start = i.saturating_add(1);
+        }
+    }
+    ranges.push(start..n);
+    ranges
+}
+
+/// Runs `f` on each chunk with its run of rows, one thread per chunk (inline for one), and
+/// returns the results in row order.
+fn par_chunks<C, T>(
+    chunks: &mut [C],
+    ranges: &[Range<usize>],
+    f: impl Fn(&mut C, Range<usize>) -> T + Sync,
+) -> Vec<T>
+where
+    C: Send,
+    T: Send,
+{
+    if ranges.len() <= 1 {
+        return chunks
+            .iter_mut()
+            .zip(ranges)
+            .map(|(c, r)| f(c, r.clone()))
+            .collect();
+    }
+    let f = &f;
+    thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter_mut()
+            .zip(ranges)
+            .map(|(c, r)| scope.spawn(move || f(c, r.clone())))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Combines per-worker column vectors entry by entry.
+fn fold_columns(parts: Vec<Vec<I32F32>>, n: usize, f: fn(I32F32, I32F32) -> I32F32) -> Vec<I32F32> {
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| vec![ZERO; n]);
+    for part in parts {
+        for (t, p) in total.iter_mut().zip(part) {
+            *t = f(*t, p);
+        }
+    }
+    total
 }
 
 fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput {
@@ -85,7 +158,13 @@ fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput 
     let weights = &ws.weights;
 
     // 6. Consensus.
-    let consensus = consensus(active_stake, weights, n, u16_proportion(params.kappa), threads);
+    let consensus = consensus(
+        active_stake,
+        weights,
+        n,
+        u16_proportion(params.kappa),
+        threads,
+    );
 
     // 7-10. Clipping, validator trust, incentive and the weights for bonds, in one pass.
     // Classic Yuma needs only the column sums of the bonds delta (weights for bonds times
@@ -146,7 +225,9 @@ fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput 
             }
         }
         let (delta_div, old_div) = (divisors(&delta_sums), divisors(&old_sums));
-        let rows = weights.rows().zip(active_stake).enumerate().map(|(i, ((cols, vals), &a))| {
+        let row_terms = |i: usize| {
+            let (cols, vals) = weights.row(i);
+            let a = active_stake.get(i).copied().unwrap_or(ZERO);
             let (delta_div, consensus) = (&delta_div, &consensus);
             let new = cols.iter().zip(vals).filter_map(move |(&j, &w)| {
                 let delta = mul(clip(w, at(consensus, j), penalty).1?, a);
@@ -156,72 +237,134 @@ fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput 
             let old = old_bonds(i, from_u16)
                 .map(move |(j, b)| (j, mul(keep, at_divisor(old_div, j).divide(b))));
             (new, old)
+        };
+        // Rows are independent from here on; each worker takes a run of rows and keeps its
+        // own column sums and maxima, which add up (or max up) to the same values in any order.
+        let bond_entries: usize = input.bonds.iter().map(Vec::len).sum();
+        let workers = worker_count(weights.len().saturating_add(bond_entries), threads);
+        let ranges = row_cuts(n, workers, |i| {
+            weights
+                .row(i)
+                .0
+                .len()
+                .saturating_add(input.bonds.get(i).map_or(0, Vec::len))
         });
-        let ema_sums = ema_merge(rows, n, &mut ws.merge, &mut ws.ema);
-        let ema_div = divisors(&ema_sums);
-        let mut col_max = vec![ZERO; n];
-        let mut dividends = vec![ZERO; n];
-        for ((cols, vals), d) in ws.ema.rows_mut().zip(&mut dividends) {
-            for (&j, v) in cols.iter().zip(vals) {
-                let e = at_divisor(&ema_div, j).divide(*v);
-                *v = e;
-                *d = d.saturating_add(mul(at(&incentive, j), e));
-                if let Some(m) = col_max.get_mut(usize::from(j))
-                    && *m < e
-                {
-                    *m = e;
-                }
-            }
+        if ws.chunks.len() < ranges.len() {
+            ws.chunks.resize_with(ranges.len(), Chunk::default);
         }
+        let chunks = ws.chunks.get_mut(..ranges.len()).unwrap_or_default();
+        let sums = par_chunks(chunks, &ranges, |chunk, rows| {
+            ema_merge(rows.map(row_terms), n, &mut chunk.merge, &mut chunk.ema)
+        });
+        let ema_div = divisors(&fold_columns(sums, n, I32F32::saturating_add));
+        let parts = par_chunks(chunks, &ranges, |chunk, rows| {
+            let mut col_max = vec![ZERO; n];
+            let mut dividends = Vec::with_capacity(rows.len());
+            for (cols, vals) in chunk.ema.rows_mut() {
+                let mut d = ZERO;
+                for (&j, v) in cols.iter().zip(vals) {
+                    let e = at_divisor(&ema_div, j).divide(*v);
+                    *v = e;
+                    d = d.saturating_add(mul(at(&incentive, j), e));
+                    if let Some(m) = col_max.get_mut(usize::from(j))
+                        && *m < e
+                    {
+                        *m = e;
+                    }
+                }
+                dividends.push(d);
+            }
+            (dividends, col_max)
+        });
+        let (dividends, maxes): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let mut dividends: Vec<I32F32> = dividends.into_iter().flatten().collect();
         normalize(&mut dividends);
-        let max_div = divisors(&col_max);
-        let bonds = prelude.store_bonds(ws.ema.rows().map(|(cols, vals)| {
-            let max_div = &max_div;
-            cols.iter()
-                .zip(vals)
-                .map(move |(&j, &e)| (j, at_divisor(max_div, j).divide(e)))
-        }));
-        (dividends, bonds)
+        let max_div = divisors(&fold_columns(maxes, n, I32F32::max));
+        let new_permits = &prelude.new_permits;
+        let stored = par_chunks(chunks, &ranges, |chunk, rows| {
+            chunk
+                .ema
+                .rows()
+                .zip(rows)
+                .map(|((cols, vals), i)| {
+                    let permit = new_permits.get(i).copied().unwrap_or(false);
+                    stored_row(
+                        permit,
+                        cols.iter()
+                            .zip(vals)
+                            .map(|(&j, &e)| (j, at_divisor(&max_div, j).divide(e))),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        (dividends, stored.into_iter().flatten().collect())
     } else {
         // 13. Yuma3: bonds are proportions; the EMA is stored as is and normalized per
         // column only to weigh the dividends.
+        if ws.chunks.is_empty() {
+            ws.chunks.push(Chunk::default());
+        }
+        let chunk = ws
+            .chunks
+            .first_mut()
+            .unwrap_or_else(|| unreachable!("pushed above"));
         let ema_sums = if params.liquid_alpha_enabled && consensus.iter().any(|&c| c != ZERO) {
             if penalty != ZERO && penalty != ONE {
                 // The chain's interpolation emits each row in uid order.
                 ws.for_bonds.sort_rows();
             }
             let old = |i: usize| old_bonds(i, u16_proportion);
-            liquid_alpha_ema(params, &ws.for_bonds, old, &consensus, n, threads, &mut ws.ema)
+            liquid_alpha_ema(
+                params,
+                &ws.for_bonds,
+                old,
+                &consensus,
+                n,
+                threads,
+                &mut chunk.ema,
+            )
         } else {
             let rows = ws.for_bonds.rows().enumerate().map(|(i, (cols, vals))| {
-                let new = cols.iter().zip(vals).map(move |(&j, &w)| (j, mul(alpha, w)));
+                let new = cols
+                    .iter()
+                    .zip(vals)
+                    .map(move |(&j, &w)| (j, mul(alpha, w)));
                 let old = old_bonds(i, u16_proportion).map(move |(j, b)| (j, mul(keep, b)));
                 (new, old)
             });
-            ema_merge(rows, n, &mut ws.merge, &mut ws.ema)
+            ema_merge(rows, n, &mut chunk.merge, &mut chunk.ema)
         };
         let ema_div = divisors(&ema_sums);
-        let mut dividends: Vec<I32F32> = ws
+        let mut dividends: Vec<I32F32> = chunk
             .ema
             .rows()
             .zip(active_stake)
             .map(|((cols, vals), &a)| {
-                let t = sum(cols.iter().zip(vals).map(|(&j, &b)| {
-                    mul(at_divisor(&ema_div, j).divide(b), at(&incentive, j))
-                }));
+                let t = sum(cols
+                    .iter()
+                    .zip(vals)
+                    .map(|(&j, &b)| mul(at_divisor(&ema_div, j).divide(b), at(&incentive, j))));
                 t.checked_mul(a).unwrap_or(ZERO)
             })
             .collect();
         normalize(&mut dividends);
         let bonds = prelude.store_bonds(
-            ws.ema
+            chunk
+                .ema
                 .rows()
                 .map(|(cols, vals)| cols.iter().copied().zip(vals.iter().copied())),
         );
         (dividends, bonds)
     };
 
-    prelude.finish(input, &consensus, incentive, dividends, &validator_trust, bonds)
+    prelude.finish(
+        input,
+        &consensus,
+        incentive,
+        dividends,
+        &validator_trust,
+        bonds,
+    )
 }
 
 /// Steps 7 and 10 for one entry: the clipped weight (`None` when dropped: above a consensus
@@ -279,11 +422,17 @@ fn masked_weights(input: &EpochInput, permits: &[bool], weights: &mut Csr) {
     let registered = &input.block_at_registration;
     let commits = input.earliest_commit_block.as_deref();
     weights.clear();
-    for (i, ((row, &permitted), &updated)) in
-        input.weights.iter().zip(permits).zip(&input.last_update).enumerate()
+    for (i, ((row, &permitted), &updated)) in input
+        .weights
+        .iter()
+        .zip(permits)
+        .zip(&input.last_update)
+        .enumerate()
     {
         if permitted {
-            let commit = commits.and_then(|c| c.get(i).copied().flatten()).unwrap_or(u64::MAX);
+            let commit = commits
+                .and_then(|c| c.get(i).copied().flatten())
+                .unwrap_or(u64::MAX);
             let self_weight_allowed = owner == Some(i);
             let first = weights.len();
             let mut total = ZERO;
@@ -339,7 +488,8 @@ fn consensus(
     };
     for (cols, vals) in kept_rows() {
         if !cols.is_sorted() {
-            let mut pairs: Vec<(u16, I32F32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
+            let mut pairs: Vec<(u16, I32F32)> =
+                cols.iter().copied().zip(vals.iter().copied()).collect();
             pairs.sort_unstable_by_key(|&(j, _)| j);
             owned.push(pairs.into_iter().unzip());
         }
@@ -348,7 +498,11 @@ fn consensus(
     let kept: Vec<(&[u16], &[I32F32], i64)> = kept_rows()
         .zip(&use_stake)
         .map(|((cols, vals), &stake)| {
-            let sorted = if cols.is_sorted() { None } else { owned_rows.next() };
+            let sorted = if cols.is_sorted() {
+                None
+            } else {
+                owned_rows.next()
+            };
             match sorted {
                 Some((c, v)) => (c.as_slice(), v.as_slice(), stake.to_bits()),
                 None => (cols, vals, stake.to_bits()),
@@ -357,12 +511,16 @@ fn consensus(
         .collect();
     let rows = kept.len();
     let entries: usize = kept.iter().map(|(cols, _, _)| cols.len()).sum();
-    let block = (MEDIAN_BLOCK_ENTRIES / rows.max(1)).clamp(1, n.max(1));
+    let block = MEDIAN_BLOCK_ENTRIES
+        .checked_div(rows)
+        .unwrap_or(MEDIAN_BLOCK_ENTRIES)
+        .clamp(1, n.max(1));
     let blocks = n.div_ceil(block);
     let threads = worker_count(entries, threads).min(blocks.max(1));
     let per_thread = blocks.div_ceil(threads.max(1));
     let run = |first_block: usize, last_block: usize| -> Vec<I32F32> {
-        let mut out = Vec::with_capacity(last_block.saturating_sub(first_block).saturating_mul(block));
+        let mut out =
+            Vec::with_capacity(last_block.saturating_sub(first_block).saturating_mul(block));
         let mut buffer = vec![(0i64, 0i64); block.saturating_mul(rows)];
         let mut counts = vec![0usize; block];
         let c0 = first_block.saturating_mul(block);
@@ -377,7 +535,9 @@ fn consensus(
             for ((cols, vals, stake), cursor) in kept.iter().zip(&mut cursors) {
                 let from = *cursor;
                 let upto = from.saturating_add(
-                    cols.get(from..).unwrap_or_default().partition_point(|&j| usize::from(j) < end),
+                    cols.get(from..)
+                        .unwrap_or_default()
+                        .partition_point(|&j| usize::from(j) < end),
                 );
                 *cursor = upto;
                 let cols = cols.get(from..upto).unwrap_or_default();
@@ -402,7 +562,9 @@ fn consensus(
                 let column = buffer
                     .get_mut(from..from.saturating_add(count))
                     .unwrap_or_default();
-                out.push(I32F32::from_bits(column_median(column, rows, stake_sum, minority)));
+                out.push(I32F32::from_bits(column_median(
+                    column, rows, stake_sum, minority,
+                )));
             }
         }
         out
@@ -421,7 +583,10 @@ fn consensus(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -454,7 +619,9 @@ fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minorit
         // [< pivot | >= pivot], summing the stake below and at the pivot on the way.
         let (mut lt, mut lt_stake, mut eq_stake) = (0usize, 0i64, 0i64);
         for i in 0..part.len() {
-            let Some(&(score, stake)) = part.get(i) else { break };
+            let Some(&(score, stake)) = part.get(i) else {
+                break;
+            };
             let less = score < pivot;
             lt_stake = lt_stake.saturating_add(if less { stake } else { 0 });
             eq_stake = eq_stake.saturating_add(if score == pivot { stake } else { 0 });
@@ -475,7 +642,9 @@ fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minorit
             let upper = part.get_mut(lt..).unwrap_or_default();
             let mut eq = 0usize;
             for i in 0..upper.len() {
-                let Some(&(score, _)) = upper.get(i) else { break };
+                let Some(&(score, _)) = upper.get(i) else {
+                    break;
+                };
                 upper.swap(eq, i);
                 eq = eq.saturating_add(usize::from(score == pivot));
             }
@@ -531,7 +700,10 @@ where
         }
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -760,9 +932,7 @@ impl LiquidScratch {
             } else {
                 mul(ONE.saturating_sub(alpha), bond)
             };
-            let value = decayed
-                .saturating_add(mul(alpha, w).max(ZERO))
-                .min(ONE);
+            let value = decayed.saturating_add(mul(alpha, w).max(ZERO)).min(ONE);
             if value > ZERO {
                 out.push((j, value));
             }
@@ -899,5 +1069,4 @@ impl Csr {
             }
         }
     }
-
 }

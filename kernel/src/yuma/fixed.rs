@@ -43,7 +43,7 @@ pub(crate) fn u16_proportion(x: u16) -> I32F32 {
 /// A proportion stored as u16: `floor(x * 65535)`, saturating at both ends.
 #[inline]
 pub(crate) fn proportion_to_u16(x: I32F32) -> u16 {
-    x.saturating_mul(U16_MAX).saturating_to_num::<u16>()
+    mul(x, U16_MAX).saturating_to_num::<u16>()
 }
 
 /// Rao share of an emission: `floor(I96F32(x) * I96F32(rao))`, saturating into u64.
@@ -166,6 +166,10 @@ pub(crate) fn exp_safe(input: I32F32) -> I32F32 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests compute expected values directly"
+)]
 mod tests {
     use super::*;
 
@@ -206,7 +210,15 @@ mod tests {
             }
             bits += step;
         }
-        for x in [ZERO, ONE, -ONE, EXP_MIN, EXP_MAX, I32F32::min_value(), I32F32::max_value()] {
+        for x in [
+            ZERO,
+            ONE,
+            -ONE,
+            EXP_MIN,
+            EXP_MAX,
+            I32F32::min_value(),
+            I32F32::max_value(),
+        ] {
             assert_eq!(exp_safe(x), exp_safe_reference(x), "exp({x})");
         }
     }
@@ -299,6 +311,10 @@ fn div_2by1(high: u64, low: u64, d: u64, reciprocal: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests compute expected values directly"
+)]
 mod divisor_tests {
     use super::*;
     use proptest::prelude::*;
@@ -310,8 +326,31 @@ mod divisor_tests {
 
     #[test]
     fn edges() {
-        for b in [1, 2, 3, 7, 1 << 31, 1 << 32, (1 << 32) + 1, i64::MAX, 65_535 << 32, 0, -5] {
-            for a in [0, 1, 2, 5, 1 << 32, b.saturating_sub(1), b, b.saturating_add(1), i64::MAX, -3] {
+        for b in [
+            1,
+            2,
+            3,
+            7,
+            1 << 31,
+            1 << 32,
+            (1 << 32) + 1,
+            i64::MAX,
+            65_535 << 32,
+            0,
+            -5,
+        ] {
+            for a in [
+                0,
+                1,
+                2,
+                5,
+                1 << 32,
+                b.saturating_sub(1),
+                b,
+                b.saturating_add(1),
+                i64::MAX,
+                -3,
+            ] {
                 check(a, b);
             }
         }
@@ -341,7 +380,10 @@ mod divisor_tests {
 pub(crate) fn mul(a: I32F32, b: I32F32) -> I32F32 {
     match (u64::try_from(a.to_bits()), u64::try_from(b.to_bits())) {
         (Ok(x), Ok(y)) => {
-            #[allow(clippy::arithmetic_side_effects, reason = "a u64 x u64 product fits a u128")]
+            #[allow(
+                clippy::arithmetic_side_effects,
+                reason = "a u64 x u64 product fits a u128"
+            )]
             let product = (u128::from(x) * u128::from(y)) >> 32;
             I32F32::from_bits(i64::try_from(product).unwrap_or(i64::MAX))
         }
@@ -350,6 +392,10 @@ pub(crate) fn mul(a: I32F32, b: I32F32) -> I32F32 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests compute expected values directly"
+)]
 mod mul_tests {
     use super::*;
     use proptest::prelude::*;
@@ -373,6 +419,9 @@ mod mul_tests {
         let big = I32F32::from_bits(i64::MAX);
         assert_eq!(mul(big, big), big.saturating_mul(big));
         assert_eq!(mul(big, ONE), big);
-        assert_eq!(mul(I32F32::from_bits(1 << 47), I32F32::from_bits(1 << 48)), big);
+        assert_eq!(
+            mul(I32F32::from_bits(1 << 47), I32F32::from_bits(1 << 48)),
+            big
+        );
     }
 }

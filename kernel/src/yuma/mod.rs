@@ -115,7 +115,8 @@ impl Prelude {
             .collect();
 
         let mut permits = input.validator_permit.clone();
-        let mut new_permits = topk_nonzero(&stake, usize::from(input.params.max_allowed_validators));
+        let mut new_permits =
+            topk_nonzero(&stake, usize::from(input.params.max_allowed_validators));
         if let Some(owner) = owner {
             if let Some(p) = permits.get_mut(owner) {
                 *p = true;
@@ -174,7 +175,8 @@ impl Prelude {
             combined_normalized.clone_from(fallback);
         }
         let rao = I96F32::saturating_from_num(input.rao_emission);
-        let to_rao = |xs: &[I32F32]| -> Vec<u64> { xs.iter().map(|&x| rao_share(x, rao)).collect() };
+        let to_rao =
+            |xs: &[I32F32]| -> Vec<u64> { xs.iter().map(|&x| rao_share(x, rao)).collect() };
         let to_u16 =
             |xs: &[I32F32]| -> Vec<u16> { xs.iter().map(|&x| proportion_to_u16(x)).collect() };
         EpochOutput {
@@ -203,17 +205,22 @@ impl Prelude {
         let mut rows = rows.into_iter();
         self.new_permits
             .iter()
-            .map(|&permit| {
-                let row = rows.next();
-                match row {
-                    Some(row) if permit => row
-                        .into_iter()
-                        .map(|(j, b)| (j, proportion_to_u16(b)))
-                        .collect(),
-                    _ => Vec::new(),
-                }
+            .map(|&permit| match rows.next() {
+                Some(row) => stored_row(permit, row),
+                None => Vec::new(),
             })
             .collect()
+    }
+}
+
+/// One stored bond row: the row as `floor(x * 65535)` for a uid with a new permit, else empty.
+fn stored_row(permit: bool, row: impl IntoIterator<Item = (u16, I32F32)>) -> SparseRow {
+    if permit {
+        row.into_iter()
+            .map(|(j, b)| (j, proportion_to_u16(b)))
+            .collect()
+    } else {
+        Vec::new()
     }
 }
 
@@ -245,6 +252,10 @@ fn last_tempo(input: &EpochInput) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "tests compute expected values directly"
+)]
 mod tests {
     use super::*;
 

@@ -43,7 +43,11 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
     for (i, row) in weights.iter_mut().enumerate() {
         row.retain(|&(j, _)| usize::from(j) != i || owner == Some(i));
     }
-    mask_by_pair(&mut weights, &input.last_update, &input.block_at_registration);
+    mask_by_pair(
+        &mut weights,
+        &input.last_update,
+        &input.block_at_registration,
+    );
     if let Some(commits) = &input.earliest_commit_block {
         let commit_blocks: Vec<u64> = commits.iter().map(|c| c.unwrap_or(u64::MAX)).collect();
         for (row, &commit) in weights.iter_mut().zip(&commit_blocks) {
@@ -92,7 +96,12 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
             let alphas = liquid_alpha_matrix(params, &weights_for_bonds, &bonds, &consensus);
             ema_per_entry(&weights_for_bonds, &bonds, &alphas)
         } else {
-            ema_dense(&weights_for_bonds, &bonds, ema_alpha(params.bonds_moving_average), n)
+            ema_dense(
+                &weights_for_bonds,
+                &bonds,
+                ema_alpha(params.bonds_moving_average),
+                n,
+            )
         };
         let mut ema_normalized = ema.clone();
         col_normalize(&mut ema_normalized, n);
@@ -377,10 +386,7 @@ fn ema_dense(new: &Sparse, old: &Sparse, alpha: I32F32, n: usize) -> Sparse {
                     *cell = cell.saturating_add(keep.saturating_mul(v));
                 }
             }
-            (0..=u16::MAX)
-                .zip(acc)
-                .filter(|&(_, v)| v > ZERO)
-                .collect()
+            (0..=u16::MAX).zip(acc).filter(|&(_, v)| v > ZERO).collect()
         })
         .collect()
 }

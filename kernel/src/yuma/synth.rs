@@ -144,7 +144,11 @@ pub fn subnet(shape: &Shape) -> EpochInput {
         *s = rng.range(1_000, 100_000) * 1_000_000_000;
     }
     for s in stake.iter_mut().skip(validators) {
-        *s = if rng.chance(20) { rng.range(1, 10_000_000_000) } else { 0 };
+        *s = if rng.chance(20) {
+            rng.range(1, 10_000_000_000)
+        } else {
+            0
+        };
     }
     let mut weights = vec![Vec::new(); n];
     let mut bonds = vec![Vec::new(); n];
@@ -163,10 +167,22 @@ pub fn subnet(shape: &Shape) -> EpochInput {
         }
     }
     let last_update: Vec<u64> = (0..n)
-        .map(|i| if i < validators { current_block - rng.below(tempo) } else { current_block - rng.below(5_000) })
+        .map(|i| {
+            if i < validators {
+                current_block - rng.below(tempo)
+            } else {
+                current_block - rng.below(5_000)
+            }
+        })
         .collect();
     let block_at_registration: Vec<u64> = (0..n)
-        .map(|_| if rng.chance(2) { current_block - rng.below(tempo) } else { rng.range(1, current_block - 10 * tempo) })
+        .map(|_| {
+            if rng.chance(2) {
+                current_block - rng.below(tempo)
+            } else {
+                rng.range(1, current_block - 10 * tempo)
+            }
+        })
         .collect();
     EpochInput {
         current_block,
@@ -210,7 +226,11 @@ pub fn arbitrary(seed: u64, n: usize) -> EpochInput {
     let tempo = rng.pick(&[0, 1, 10, 360, any_tempo]);
     let any_cutoff = rng.range(0, 8_000);
     let activity_cutoff = rng.pick(&[0, 1, 13, 5_000, any_cutoff, u64::MAX]);
-    let last_mechanism_step_block = if rng.chance(40) { 0 } else { current_block.saturating_sub(rng.range(0, 2 * tempo + 2)) };
+    let last_mechanism_step_block = if rng.chance(40) {
+        0
+    } else {
+        current_block.saturating_sub(rng.range(0, 2 * tempo + 2))
+    };
     let last_tempo = if last_mechanism_step_block == 0 {
         current_block.saturating_sub(tempo)
     } else {
@@ -251,7 +271,11 @@ pub fn arbitrary(seed: u64, n: usize) -> EpochInput {
         if rng.chance(30) {
             return Vec::new();
         }
-        let k = if rng.chance(20) { n } else { rng.range(1, n.min(12) as u64) as usize };
+        let k = if rng.chance(20) {
+            n
+        } else {
+            rng.range(1, n.min(12) as u64) as usize
+        };
         let mut picked = rng.sample(n, k);
         if rng.chance(50) {
             picked.sort_unstable();
@@ -263,7 +287,14 @@ pub fn arbitrary(seed: u64, n: usize) -> EpochInput {
             .iter()
             .map(|&j| {
                 let any = rng.range(0, 65_535) as u16;
-                (uid(j), if rng.chance(10) { 0 } else { rng.pick(&[1, 65_535, any]) })
+                (
+                    uid(j),
+                    if rng.chance(10) {
+                        0
+                    } else {
+                        rng.pick(&[1, 65_535, any])
+                    },
+                )
             })
             .collect();
         if max_value && let Some(first) = entries.first_mut() {
@@ -279,7 +310,11 @@ pub fn arbitrary(seed: u64, n: usize) -> EpochInput {
         .collect();
     let bonds: Vec<Vec<(u16, u16)>> = (0..n).map(|i| row(&mut rng, i, false)).collect();
     let validator_permit: Vec<bool> = (0..n).map(|_| rng.chance(70)).collect();
-    let earliest_commit_block = rng.chance(30).then(|| (0..n).map(|_| rng.chance(60).then(|| block(&mut rng))).collect());
+    let earliest_commit_block = rng.chance(30).then(|| {
+        (0..n)
+            .map(|_| rng.chance(60).then(|| block(&mut rng)))
+            .collect()
+    });
     let proportion = |rng: &mut Rng| {
         let any = rng.range(0, 65_535) as u16;
         rng.pick(&[0, 1, 32_767, 65_534, 65_535, any])
@@ -290,7 +325,8 @@ pub fn arbitrary(seed: u64, n: usize) -> EpochInput {
         max_allowed_validators: rng.range(0, n as u64 + 2).min(u64::from(u16::MAX)) as u16,
         kappa: proportion(&mut rng),
         bonds_penalty: proportion(&mut rng),
-        bonds_moving_average: rng.pick(&[0, 900_000, 975_000, 999_999, 1_000_000, any_bma, big_bma]),
+        bonds_moving_average: rng
+            .pick(&[0, 900_000, 975_000, 999_999, 1_000_000, any_bma, big_bma]),
         yuma3_enabled: rng.chance(50),
         liquid_alpha_enabled: rng.chance(70),
         alpha_low: proportion(&mut rng),

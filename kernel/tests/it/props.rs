@@ -17,14 +17,26 @@ fn first_difference(a: &EpochOutput, b: &EpochOutput) -> Option<String> {
     }
     find("active", &a.active, &b.active)
         .or_else(|| find("stake_weight", &a.stake_weight, &b.stake_weight))
-        .or_else(|| find("new_validator_permit", &a.new_validator_permit, &b.new_validator_permit))
+        .or_else(|| {
+            find(
+                "new_validator_permit",
+                &a.new_validator_permit,
+                &b.new_validator_permit,
+            )
+        })
         .or_else(|| find("consensus", &a.consensus, &b.consensus))
         .or_else(|| find("validator_trust", &a.validator_trust, &b.validator_trust))
         .or_else(|| find("incentive", &a.incentive, &b.incentive))
         .or_else(|| find("dividends", &a.dividends, &b.dividends))
         .or_else(|| find("bonds", &a.bonds, &b.bonds))
         .or_else(|| find("server_emission", &a.server_emission, &b.server_emission))
-        .or_else(|| find("validator_emission", &a.validator_emission, &b.validator_emission))
+        .or_else(|| {
+            find(
+                "validator_emission",
+                &a.validator_emission,
+                &b.validator_emission,
+            )
+        })
         .or_else(|| find("emission", &a.emission, &b.emission))
 }
 
@@ -62,7 +74,12 @@ fn check_invariants(input: &EpochInput, out: &EpochOutput) -> Result<(), TestCas
         let total: u64 = v.iter().map(|&x| u64::from(x)).sum();
         prop_assert!(total <= 65_535, "{} sums to {} > 65535", name, total);
         if total > 0 {
-            prop_assert!(total + u16_slack(n) >= 65_535, "{} sums to {} only", name, total);
+            prop_assert!(
+                total + u16_slack(n) >= 65_535,
+                "{} sums to {} only",
+                name,
+                total
+            );
         }
     }
     let stake_total: u64 = out.stake_weight.iter().map(|&x| u64::from(x)).sum();
@@ -79,9 +96,14 @@ fn check_invariants(input: &EpochInput, out: &EpochOutput) -> Result<(), TestCas
         .sum();
     prop_assert!(total <= rao, "emission {} > {}", total, rao);
     prop_assert!(split <= rao, "server + validator {} > {}", split, rao);
-    let anyone = out.incentive.iter().chain(&out.dividends).chain(&out.stake_weight).any(|&x| x > 0);
+    let anyone = out
+        .incentive
+        .iter()
+        .chain(&out.dividends)
+        .chain(&out.stake_weight)
+        .any(|&x| x > 0);
     if anyone {
-        let slack = n as u128 + (n as u128 * rao >> 32) + 1;
+        let slack = n as u128 + ((n as u128 * rao) >> 32) + 1;
         prop_assert!(total + slack >= rao, "emission {} of {}", total, rao);
     }
 
@@ -240,13 +262,18 @@ fn extreme_values() {
     input.rao_emission = u64::MAX;
     input.current_block = u64::MAX;
     input.activity_cutoff = u64::MAX;
-    input.weights = (0..n).map(|_| (0..n as u16).map(|j| (j, u16::MAX)).collect()).collect();
+    input.weights = (0..n)
+        .map(|_| (0..n as u16).map(|j| (j, u16::MAX)).collect())
+        .collect();
     input.bonds = input.weights.clone();
     input.validator_permit = vec![true; n];
     for yuma3 in [false, true] {
         input.params.yuma3_enabled = yuma3;
         let out = run(&input);
-        assert_eq!(first_difference(&out, &reference::epoch(&input).unwrap()), None);
+        assert_eq!(
+            first_difference(&out, &reference::epoch(&input).unwrap()),
+            None
+        );
         check_invariants(&input, &out).unwrap();
     }
 }

@@ -12,7 +12,11 @@ fn vector_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 6, "expected the public vectors in {}", dir.display());
+    assert!(
+        files.len() >= 6,
+        "expected the public vectors in {}",
+        dir.display()
+    );
     files
 }
 
@@ -25,7 +29,10 @@ fn load(path: &Path) -> Case {
 fn fast_epoch_reproduces_every_vector() {
     for path in vector_files() {
         let case = load(&path);
-        let expected = case.expected.as_ref().expect("public vectors carry `expected`");
+        let expected = case
+            .expected
+            .as_ref()
+            .expect("public vectors carry `expected`");
         let out = yuma::epoch(&case.input).unwrap();
         assert_eq!(&out, expected, "{}", path.display());
     }
@@ -56,5 +63,8 @@ fn a_sequence_step_feeds_the_next() {
     next.last_mechanism_step_block = case.input.current_block;
     let fast = yuma::epoch(&next).unwrap();
     assert_eq!(fast, yuma::reference::epoch(&next).unwrap());
-    assert_ne!(fast.bonds, out.bonds, "bonds keep moving toward the weights");
+    assert_ne!(
+        fast.bonds, out.bonds,
+        "bonds keep moving toward the weights"
+    );
 }
