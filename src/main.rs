@@ -1,2 +1,26 @@
-//! The `ganglion` command line.
-fn main() {}
+//! `ganglion`: Bittensor's economy as a small Rust kernel plus declarative subnets.
+//!
+//! The binary wires the crates together behind one command line. Today it runs the Yuma
+//! Consensus epoch on a case file (`ganglion yuma run`) and makes synthetic cases
+//! (`ganglion yuma synth`); see `docs/cli.md` for every command and option.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod cmd;
+mod logging;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(&cli.log);
+    match cmd::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` prints the whole context chain: what failed, then why.
+            eprintln!("error: {err:#}");
+            ExitCode::from(cmd::exit_code(&err))
+        }
+    }
+}

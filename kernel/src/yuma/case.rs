@@ -243,6 +243,22 @@ mod tests {
     }
 
     #[test]
+    fn round_trips_through_json() {
+        for seed in 0..50 {
+            let case = Case {
+                name: format!("arbitrary {seed}"),
+                input: crate::yuma::synth::arbitrary(seed, 1 + seed as usize % 20),
+                expected: None,
+            };
+            let case = Case {
+                expected: Some(crate::yuma::epoch(&case.input).unwrap()),
+                ..case
+            };
+            assert_eq!(Case::from_json(&case.to_json()).unwrap(), case);
+        }
+    }
+
+    #[test]
     fn parses_a_small_case() {
         let case = Case::from_json(SMALL.as_bytes()).unwrap();
         assert_eq!(case.name, "t");
@@ -290,5 +306,82 @@ mod tests {
             "input.alpha_sigmoid_steepness: 40000 is out of range for i16 (-32768..=32767)"
         );
         assert!(msg(Case::from_json(b"{\"input\": [")).starts_with("input: "));
+    }
+}
+
+#[derive(serde::Serialize)]
+struct CaseOut<'a> {
+    name: &'a str,
+    input: InputOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected: Option<&'a EpochOutput>,
+}
+
+#[derive(serde::Serialize)]
+struct InputOut<'a> {
+    n: usize,
+    current_block: u64,
+    tempo: u64,
+    last_mechanism_step_block: u64,
+    activity_cutoff: u64,
+    stake: &'a [u64],
+    stake_threshold: u64,
+    owner_uid: Option<u16>,
+    weights: &'a [Vec<(u16, u16)>],
+    bonds: &'a [Vec<(u16, u16)>],
+    last_update: &'a [u64],
+    block_at_registration: &'a [u64],
+    validator_permit: &'a [bool],
+    max_allowed_validators: u16,
+    kappa: u16,
+    bonds_penalty: u16,
+    bonds_moving_average: u64,
+    liquid_alpha_enabled: bool,
+    alpha_low: u16,
+    alpha_high: u16,
+    alpha_sigmoid_steepness: i16,
+    yuma3_enabled: bool,
+    rao_emission: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    earliest_commit_block: Option<&'a [Option<u64>]>,
+}
+
+impl Case {
+    /// The case as JSON in the vector format; [`Case::from_json`] reads it back unchanged.
+    pub fn to_json(&self) -> Vec<u8> {
+        let i = &self.input;
+        let p = &i.params;
+        let out = CaseOut {
+            name: &self.name,
+            input: InputOut {
+                n: i.n(),
+                current_block: i.current_block,
+                tempo: i.tempo,
+                last_mechanism_step_block: i.last_mechanism_step_block,
+                activity_cutoff: i.activity_cutoff,
+                stake: &i.stake,
+                stake_threshold: i.stake_threshold,
+                owner_uid: i.owner_uid,
+                weights: &i.weights,
+                bonds: &i.bonds,
+                last_update: &i.last_update,
+                block_at_registration: &i.block_at_registration,
+                validator_permit: &i.validator_permit,
+                max_allowed_validators: p.max_allowed_validators,
+                kappa: p.kappa,
+                bonds_penalty: p.bonds_penalty,
+                bonds_moving_average: p.bonds_moving_average,
+                liquid_alpha_enabled: p.liquid_alpha_enabled,
+                alpha_low: p.alpha_low,
+                alpha_high: p.alpha_high,
+                alpha_sigmoid_steepness: p.alpha_sigmoid_steepness,
+                yuma3_enabled: p.yuma3_enabled,
+                rao_emission: i.rao_emission,
+                earliest_commit_block: i.earliest_commit_block.as_deref(),
+            },
+            expected: self.expected.as_ref(),
+        };
+        // Plain data with string keys: serialization cannot fail.
+        serde_json::to_vec(&out).unwrap_or_default()
     }
 }

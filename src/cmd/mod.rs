@@ -1,0 +1,39 @@
+//! What each command does. `cli.rs` declares them; this module runs them.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use crate::cli::{Command, YumaCommand};
+
+#[cfg(test)]
+pub(crate) mod docs;
+mod yuma;
+
+/// Runs one command; the exit code is 0 on success, 1 when a check finds a difference.
+pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Yuma(YumaCommand::Run(args)) => yuma::run(&args),
+        Command::Yuma(YumaCommand::Synth(args)) => yuma::synth(&args),
+    }
+}
+
+/// Bad input from the user (a file, an argument): exit status 2, like a usage error.
+#[derive(Debug)]
+pub(crate) struct BadInput(pub(crate) String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// 2 for bad input anywhere in the error's chain, 1 for anything else.
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<BadInput>()) {
+        2
+    } else {
+        1
+    }
+}

@@ -1,0 +1,24 @@
+//! The log subscriber: the binary's only one. Libraries log through `tracing`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogArgs;
+
+/// Installs a stderr subscriber. `RUST_LOG` wins; otherwise `-v` raises ganglion's level
+/// (warn, then info, debug, trace).
+pub(crate) fn init(args: &LogArgs) {
+    let level = match args.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,ganglion={level}")));
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}
