@@ -4,6 +4,12 @@
 //! Consensus epoch on a case file (`ganglion yuma run`) and makes synthetic cases
 //! (`ganglion yuma synth`); see `docs/cli.md` for every command and option.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the binary is where output is printed; libraries only log"
+)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::{EpochInput, EpochOutput, Hyperparams, InputError};
+use super::{EpochInput, EpochOutput, Hyperparams, InputError, scan};
 
 /// One epoch case: its input and, optionally, the output it must produce.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,32 +58,32 @@ struct RawCase {
 }
 
 #[derive(Deserialize)]
-struct RawInput {
-    n: u64,
-    current_block: u64,
-    tempo: u64,
-    last_mechanism_step_block: u64,
-    activity_cutoff: u64,
-    stake: Vec<u64>,
-    stake_threshold: u64,
-    owner_uid: Option<u64>,
-    weights: Vec<Vec<(u64, u64)>>,
-    bonds: Vec<Vec<(u64, u64)>>,
-    last_update: Vec<u64>,
-    block_at_registration: Vec<u64>,
-    validator_permit: Vec<bool>,
-    max_allowed_validators: u64,
-    kappa: u64,
-    bonds_penalty: u64,
-    bonds_moving_average: u64,
-    liquid_alpha_enabled: bool,
-    alpha_low: u64,
-    alpha_high: u64,
-    alpha_sigmoid_steepness: i64,
-    yuma3_enabled: bool,
-    rao_emission: u64,
+pub(super) struct RawInput {
+    pub(super) n: u64,
+    pub(super) current_block: u64,
+    pub(super) tempo: u64,
+    pub(super) last_mechanism_step_block: u64,
+    pub(super) activity_cutoff: u64,
+    pub(super) stake: Vec<u64>,
+    pub(super) stake_threshold: u64,
+    pub(super) owner_uid: Option<u64>,
+    pub(super) weights: RawRows,
+    pub(super) bonds: RawRows,
+    pub(super) last_update: Vec<u64>,
+    pub(super) block_at_registration: Vec<u64>,
+    pub(super) validator_permit: Vec<bool>,
+    pub(super) max_allowed_validators: u64,
+    pub(super) kappa: u64,
+    pub(super) bonds_penalty: u64,
+    pub(super) bonds_moving_average: u64,
+    pub(super) liquid_alpha_enabled: bool,
+    pub(super) alpha_low: u64,
+    pub(super) alpha_high: u64,
+    pub(super) alpha_sigmoid_steepness: i64,
+    pub(super) yuma3_enabled: bool,
+    pub(super) rao_emission: u64,
     #[serde(default)]
-    earliest_commit_block: Option<Vec<Option<u64>>>,
+    pub(super) earliest_commit_block: Option<Vec<Option<u64>>>,
 }
 
 impl Case {
@@ -96,17 +96,48 @@ impl Case {
     /// assert_eq!(err.to_string(), "input: missing field `current_block` at line 1 column 18");
     /// ```
     pub fn from_json(text: &[u8]) -> Result<Self, CaseError> {
-        let raw: RawCase = match serde_json::from_slice(text) {
-            Ok(raw) => raw,
-            // Parse again, slower, only to say where the problem is.
-            Err(plain) => return Err(locate(text, plain)),
+        Self::read(text, true)
+    }
+
+    /// [`Case::from_json`] without reading the `expected` object (it is skipped, and
+    /// `expected` is `None`): what running a case needs, at a fraction of the cost for large
+    /// cases.
+    pub fn from_json_without_expected(text: &[u8]) -> Result<Self, CaseError> {
+        Self::read(text, false)
+    }
+
+    fn read(text: &[u8], with_expected: bool) -> Result<Self, CaseError> {
+        // Well-formed cases take the fast reader; anything it does not plainly accept goes
+        // through serde_json, which reads it or says what is wrong and where.
+        let (name, raw, expected) = match scan::case(text) {
+            Some(scanned) => {
+                let part = |range: std::ops::Range<usize>| text.get(range).unwrap_or_default();
+                let name = match scanned.name {
+                    Some(range) => {
+                        serde_json::from_slice(part(range)).map_err(|e| locate(text, e))?
+                    }
+                    None => String::new(),
+                };
+                let expected = match scanned.expected.filter(|_| with_expected) {
+                    Some(range) => {
+                        Some(serde_json::from_slice(part(range)).map_err(|e| locate(text, e))?)
+                    }
+                    None => None,
+                };
+                (name, scanned.input, expected)
+            }
+            None => {
+                let raw: RawCase = serde_json::from_slice(text).map_err(|e| locate(text, e))?;
+                let expected = raw.expected.filter(|_| with_expected);
+                (raw.name, raw.input, expected)
+            }
         };
-        let input = raw.input.into_input()?;
+        let input = raw.into_input()?;
         input.validate()?;
         Ok(Case {
-            name: raw.name,
+            name,
             input,
-            expected: raw.expected,
+            expected,
         })
     }
 }
@@ -146,7 +177,25 @@ fn u16_of(path: impl FnOnce() -> String, value: u64) -> Result<u16, CaseError> {
     narrow(path, value, "u16", "0..=65535")
 }
 
-fn rows(field: &'static str, raw: Vec<Vec<(u64, u64)>>) -> Result<Vec<Vec<(u16, u16)>>, CaseError> {
+/// Sparse rows as read: wide integers from serde_json (checked here, with their place), or
+/// u16 pairs from the fast reader (which checked them as it read).
+#[derive(Debug)]
+pub(super) enum RawRows {
+    Wide(Vec<Vec<(u64, u64)>>),
+    Narrow(Vec<Vec<(u16, u16)>>),
+}
+
+impl<'de> Deserialize<'de> for RawRows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::deserialize(deserializer).map(RawRows::Wide)
+    }
+}
+
+fn rows(field: &'static str, raw: RawRows) -> Result<Vec<Vec<(u16, u16)>>, CaseError> {
+    let raw = match raw {
+        RawRows::Narrow(rows) => return Ok(rows),
+        RawRows::Wide(rows) => rows,
+    };
     raw.into_iter()
         .enumerate()
         .map(|(i, row)| {
@@ -255,6 +304,47 @@ mod tests {
                 ..case
             };
             assert_eq!(Case::from_json(&case.to_json()).unwrap(), case);
+        }
+    }
+
+    #[test]
+    fn fast_reader_and_serde_agree() {
+        for seed in 0..200 {
+            let case = Case {
+                name: format!("arbitrary \"{seed}\""),
+                input: crate::yuma::synth::arbitrary(seed, 1 + seed as usize % 30),
+                expected: None,
+            };
+            let json = case.to_json();
+            let scanned = scan::case(&json).expect("a case we wrote is plainly well formed");
+            let via_serde: RawCase = serde_json::from_slice(&json).unwrap();
+            assert_eq!(
+                scanned.input.into_input().unwrap(),
+                via_serde.input.into_input().unwrap()
+            );
+            // Pretty-printed JSON with the keys in another order reads the same.
+            let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            let pretty = serde_json::to_vec_pretty(&value).unwrap();
+            assert_eq!(Case::from_json(&pretty).unwrap(), case);
+        }
+    }
+
+    #[test]
+    fn fast_reader_gives_up_on_what_it_does_not_know() {
+        for doc in [
+            &br#"{"input": {"n": 1.5}}"#[..],
+            br#"{"input": {"n": 01}}"#,
+            br#"{"input": {"n": 99999999999999999999}}"#,
+            br#"{"input": {"n": 1}} x"#,
+            br#"{"input": [}"#,
+            br#"{"in\u0070ut": {}}"#,
+        ] {
+            assert!(
+                scan::case(doc).is_none(),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+            assert!(Case::from_json(doc).is_err());
         }
     }
 

@@ -57,6 +57,7 @@ pub mod case;
 mod fast;
 mod fixed;
 pub mod reference;
+mod scan;
 pub mod synth;
 mod types;
 
