@@ -172,30 +172,56 @@ fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput 
     // Yuma3 keeps the weights for bonds.
     let yuma3 = params.yuma3_enabled;
     let penalty = u16_proportion(params.bonds_penalty);
-    let mut validator_trust = vec![ZERO; n];
-    let mut incentive = vec![ZERO; n];
-    let mut delta_sums = vec![ZERO; n];
-    ws.for_bonds.clear();
-    for (((cols, vals), &a), trust) in weights.rows().zip(active_stake).zip(&mut validator_trust) {
-        for (&j, &w) in cols.iter().zip(vals) {
-            let (clipped, wb) = clip(w, at(&consensus, j), penalty);
-            if let Some(x) = clipped {
-                // Row sums of normalized weights stay <= 1: no saturation, same as `Sum`.
-                *trust = trust.saturating_add(x);
-                if a > ZERO {
-                    add_at(&mut incentive, j, mul(a, x));
+    // One run of rows: its validator trust, and its share of the incentive and delta sums.
+    let clip_rows = |rows: Range<usize>, for_bonds: Option<&mut Csr>| {
+        let mut trusts = Vec::with_capacity(rows.len());
+        let mut incentive = vec![ZERO; n];
+        let mut delta_sums = vec![ZERO; if yuma3 { 0 } else { n }];
+        let mut for_bonds = for_bonds;
+        for i in rows {
+            let (cols, vals) = weights.row(i);
+            let a = active_stake.get(i).copied().unwrap_or(ZERO);
+            let mut trust = ZERO;
+            for (&j, &w) in cols.iter().zip(vals) {
+                let (clipped, wb) = clip(w, at(&consensus, j), penalty);
+                if let Some(x) = clipped {
+                    // Row sums of normalized weights stay <= 1: no saturation, as `Sum`.
+                    trust = trust.saturating_add(x);
+                    if a > ZERO {
+                        add_at(&mut incentive, j, mul(a, x));
+                    }
+                }
+                match (wb, for_bonds.as_deref_mut()) {
+                    (Some(wb), Some(out)) => out.push(j, wb),
+                    (Some(wb), None) => add_at(&mut delta_sums, j, mul(wb, a)),
+                    (None, _) => {}
                 }
             }
-            if let Some(wb) = wb {
-                if yuma3 {
-                    ws.for_bonds.push(j, wb);
-                } else {
-                    add_at(&mut delta_sums, j, mul(wb, a));
-                }
+            if let Some(out) = for_bonds.as_deref_mut() {
+                out.end_row();
             }
+            trusts.push(trust);
         }
-        ws.for_bonds.end_row();
+        (trusts, incentive, delta_sums)
+    };
+    ws.for_bonds.clear();
+    let parts = if yuma3 {
+        vec![clip_rows(0..n, Some(&mut ws.for_bonds))]
+    } else {
+        let workers = worker_count(weights.len(), threads);
+        let ranges = row_cuts(n, workers, |i| weights.row(i).0.len());
+        let mut units = vec![(); ranges.len()];
+        par_chunks(&mut units, &ranges, |_, rows| clip_rows(rows, None))
+    };
+    let mut validator_trust = Vec::with_capacity(n);
+    let (mut incentive_parts, mut delta_parts) = (Vec::new(), Vec::new());
+    for (trusts, incentive, delta_sums) in parts {
+        validator_trust.extend(trusts);
+        incentive_parts.push(incentive);
+        delta_parts.push(delta_sums);
     }
+    let mut incentive = fold_columns(incentive_parts, n, I32F32::saturating_add);
+    let delta_sums = fold_columns(delta_parts, n, I32F32::saturating_add);
     normalize(&mut incentive);
 
     // 11. Last tempo: bonds to uids registered since are dropped.
