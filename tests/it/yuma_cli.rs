@@ -60,8 +60,18 @@ fn check_passes_on_vectors_and_fails_on_a_changed_expectation() {
     let changed = temp_file("changed.json", &serde_json::to_vec(&case).unwrap());
     let out = ganglion(&["yuma", "run", "--check", changed.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("mismatch: incentive[1]: expected 1, got 65535"), "{}", stderr(&out));
-    let out = ganglion(&["yuma", "run", "--check", "--json", changed.to_str().unwrap()]);
+    assert!(
+        stderr(&out).contains("mismatch: incentive[1]: expected 1, got 65535"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ganglion(&[
+        "yuma",
+        "run",
+        "--check",
+        "--json",
+        changed.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["matches"], Value::Bool(false));
@@ -70,7 +80,10 @@ fn check_passes_on_vectors_and_fails_on_a_changed_expectation() {
 
 #[test]
 fn reference_and_threads_give_the_same_output() {
-    let path = vectors().into_iter().find(|p| p.to_str().unwrap().contains("yuma3")).unwrap();
+    let path = vectors()
+        .into_iter()
+        .find(|p| p.to_str().unwrap().contains("yuma3"))
+        .unwrap();
     let p = path.to_str().unwrap();
     let fast = ganglion(&["yuma", "run", p]);
     let reference = ganglion(&["yuma", "run", "--reference", p]);
@@ -89,10 +102,18 @@ fn reads_standard_input() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(path).unwrap()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(path).unwrap())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert_eq!(out.stdout, ganglion(&["yuma", "run", path.to_str().unwrap()]).stdout);
+    assert_eq!(
+        out.stdout,
+        ganglion(&["yuma", "run", path.to_str().unwrap()]).stdout
+    );
 }
 
 /// Bad input exits 2 with a message naming the field and the problem, never a panic.
@@ -165,12 +186,27 @@ fn synth_cases_run_and_check() {
     std::fs::create_dir_all(&dir).unwrap();
     for flags in [&[][..], &["--yuma3"], &["--liquid-alpha"]] {
         let file = dir.join(format!("synth{}.json", flags.len()));
-        let mut args = vec!["yuma", "synth", "--n", "300", "--validators", "20", "--expected", "-o"];
+        let mut args = vec![
+            "yuma",
+            "synth",
+            "--n",
+            "300",
+            "--validators",
+            "20",
+            "--expected",
+            "-o",
+        ];
         args.push(file.to_str().unwrap());
         args.extend_from_slice(flags);
         let out = ganglion(&args);
         assert!(out.status.success(), "{}", stderr(&out));
-        let out = ganglion(&["yuma", "run", "--check", "--reference", file.to_str().unwrap()]);
+        let out = ganglion(&[
+            "yuma",
+            "run",
+            "--check",
+            "--reference",
+            file.to_str().unwrap(),
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
     let out = ganglion(&["yuma", "synth", "--n", "10", "--validators", "20"]);

@@ -434,11 +434,8 @@ fn divisors(values: &[I32F32]) -> Vec<Divisor> {
 }
 
 #[inline]
-fn at_divisor(divisors: &[Divisor], j: u16) -> Divisor {
-    divisors
-        .get(usize::from(j))
-        .copied()
-        .unwrap_or_else(|| Divisor::new(ZERO))
+fn at_divisor(divisors: &[Divisor], j: u16) -> &Divisor {
+    divisors.get(usize::from(j)).unwrap_or(&Divisor::ZERO)
 }
 
 /// Step 5: the weight rows of permitted validators, without self-weights (except the

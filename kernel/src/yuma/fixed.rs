@@ -241,6 +241,14 @@ pub(crate) struct Divisor {
 }
 
 impl Divisor {
+    /// Division by 0: every quotient is 0, as `safe_div` gives.
+    pub(crate) const ZERO: Divisor = Divisor {
+        divisor: ZERO,
+        normalized: 0,
+        shift: 0,
+        reciprocal: 0,
+    };
+
     pub(crate) fn new(divisor: I32F32) -> Self {
         let bits = divisor.to_bits();
         let (normalized, shift, reciprocal) = match u64::try_from(bits) {
