@@ -32,6 +32,105 @@ pub(crate) enum Command {
     /// The Yuma Consensus epoch: run it on a case file, or make a synthetic case.
     #[command(subcommand)]
     Yuma(YumaCommand),
+    /// Subnet plugins: check a module against the ABI, run its entry points, watch a file.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Check a plugin (.wasm or .wat) against the ABI and print its version, exports and
+    /// limits, or every problem found (exit status 1).
+    Check(PluginCheckArgs),
+    /// Run a plugin's entry point and print the result.
+    Run(PluginRunArgs),
+    /// Recompile a plugin whenever its file changes and swap it in (Ctrl-C stops).
+    Watch(PluginWatchArgs),
+}
+
+/// Limits overrides for plugin calls.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub(crate) struct LimitArgs {
+    /// Fuel per call (WebAssembly instructions, roughly) [default: 500000000].
+    #[arg(long, value_name = "UNITS")]
+    pub(crate) fuel: Option<u64>,
+    /// Memory per instance, in MiB [default: 64].
+    #[arg(long, value_name = "MIB")]
+    pub(crate) memory: Option<usize>,
+    /// Wall-clock time per call, in milliseconds [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub(crate) timeout: Option<u64>,
+}
+
+/// Arguments of `ganglion plugin check`.
+#[derive(Debug, Args)]
+pub(crate) struct PluginCheckArgs {
+    /// The plugin: a WebAssembly binary (.wasm) or text (.wat) file.
+    pub(crate) file: PathBuf,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion plugin run`.
+#[derive(Debug, Args)]
+pub(crate) struct PluginRunArgs {
+    /// The plugin: a WebAssembly binary (.wasm) or text (.wat) file.
+    pub(crate) file: PathBuf,
+    #[command(subcommand)]
+    pub(crate) call: PluginCall,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Print machine-readable JSON (the task is JSON either way).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCall {
+    /// Generate a task; prints `{"seed", "round", "public", "private"}`, each payload a list
+    /// of tensors `{"dtype", "dims", "data"}`.
+    Task {
+        /// The task seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The round.
+        #[arg(long, default_value_t = 0)]
+        round: u64,
+    },
+    /// Score a response to a task.
+    Score {
+        /// A task as `plugin run ... task` prints it.
+        #[arg(long, value_name = "TASK.json")]
+        task: PathBuf,
+        /// The response: a JSON list of tensors `{"dtype", "dims", "data"}`.
+        #[arg(long, value_name = "RESPONSE.json")]
+        response: PathBuf,
+    },
+    /// Reshape an incentive vector with the plugin's `reward`.
+    Reward {
+        /// Incentive values (u16), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        incentive: Vec<u16>,
+    },
+}
+
+/// Arguments of `ganglion plugin watch`.
+#[derive(Debug, Args)]
+pub(crate) struct PluginWatchArgs {
+    /// The plugin file to watch (.wasm or .wat).
+    pub(crate) file: PathBuf,
+    /// How often to look at the file, in milliseconds.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub(crate) interval: u64,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Print one JSON object per event.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::cli::{Command, YumaCommand};
+use crate::cli::{Command, PluginCommand, YumaCommand};
 
 #[cfg(test)]
 pub(crate) mod docs;
+mod plugin;
 mod yuma;
 
 /// Runs one command; the exit code is 0 on success, 1 when a check finds a difference.
@@ -14,6 +15,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Yuma(YumaCommand::Run(args)) => yuma::run(&args),
         Command::Yuma(YumaCommand::Synth(args)) => yuma::synth(&args),
+        Command::Plugin(PluginCommand::Check(args)) => plugin::check(&args),
+        Command::Plugin(PluginCommand::Run(args)) => plugin::run(&args),
+        Command::Plugin(PluginCommand::Watch(args)) => plugin::watch(&args),
     }
 }
 

@@ -49,3 +49,12 @@ fn task_score_and_reward() {
 fn libm_sin(x: f64) -> f64 {
     x.sin()
 }
+
+/// The first `wat` block of `docs/plugin-abi.md` is the toy plugin, and it loads.
+#[test]
+fn the_docs_example_is_the_toy_plugin() {
+    let doc = include_str!("../../../docs/plugin-abi.md");
+    let start = doc.find("```wat\n").expect("a wat block") + "```wat\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    assert_eq!(&doc[start..end], ganglion_plugins::examples::TOY_WAT);
+}
