@@ -20,7 +20,9 @@ fn native_score(response: &[u8], private: &[u8]) -> f64 {
         let at = 10 + 4 * k;
         f64::from(f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
     };
-    let err: f64 = (0..4).map(|k| (value(response, k) - value(private, k)).powi(2)).sum();
+    let err: f64 = (0..4)
+        .map(|k| (value(response, k) - value(private, k)).powi(2))
+        .sum();
     1.0 / (1.0 + err / 4.0)
 }
 
@@ -30,20 +32,30 @@ fn plugin(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(3));
 
     group.bench_function("compile_toy_module", |b| {
-        b.iter(|| Host::new().load(black_box(&wasm), Limits::default()).unwrap())
+        b.iter(|| {
+            Host::new()
+                .load(black_box(&wasm), Limits::default())
+                .unwrap()
+        })
     });
 
     let toy = Plugin::load(&wasm, Limits::default()).unwrap();
     let task = toy.task(42, 1).unwrap();
-    group.bench_function("task_call", |b| b.iter(|| toy.task(black_box(42), 1).unwrap()));
+    group.bench_function("task_call", |b| {
+        b.iter(|| toy.task(black_box(42), 1).unwrap())
+    });
     group.bench_function("score_call", |b| {
-        b.iter(|| toy.score(&task.public, &task.private, black_box(&task.public)).unwrap())
+        b.iter(|| {
+            toy.score(&task.public, &task.private, black_box(&task.public))
+                .unwrap()
+        })
     });
     group.bench_function("score_native", |b| {
         b.iter(|| native_score(black_box(&task.public), &task.private))
     });
     assert_eq!(
-        toy.score(&task.public, &task.private, &task.public).unwrap(),
+        toy.score(&task.public, &task.private, &task.public)
+            .unwrap(),
         native_score(&task.public, &task.private)
     );
 
@@ -57,7 +69,9 @@ fn plugin(c: &mut Criterion) {
             slot.prune(block);
         })
     });
-    group.bench_function("slot_lookup", |b| b.iter(|| slot.at(black_box(block)).unwrap()));
+    group.bench_function("slot_lookup", |b| {
+        b.iter(|| slot.at(black_box(block)).unwrap())
+    });
     group.finish();
 }
 

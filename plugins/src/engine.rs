@@ -18,6 +18,9 @@ pub(crate) const TICK: Duration = Duration::from_millis(5);
 /// as a host fault.
 pub const MAX_CONCURRENT_CALLS: u32 = 256;
 
+/// Bytes of each memory and table kept resident between instances (reset by memset).
+const KEEP_RESIDENT_BYTES: usize = 256 << 10;
+
 struct Engines {
     by_limits: Mutex<BTreeMap<(usize, usize), Engine>>,
 }
@@ -55,7 +58,10 @@ fn new_engine(stack_bytes: usize, memory_bytes: usize) -> Result<Engine, PluginE
         .total_tables(MAX_CONCURRENT_CALLS)
         .max_memory_size(memory_bytes)
         .max_memories_per_module(1)
-        .max_tables_per_module(1);
+        .max_tables_per_module(1)
+        // Reset small memories with memset rather than page-table calls: cheaper per call.
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES);
     let mut config = Config::new();
     config
         .consume_fuel(true)

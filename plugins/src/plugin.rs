@@ -7,8 +7,8 @@ use ganglion_plugin_abi::exports::{self, FuncExport, ValType as AbiType};
 use ganglion_plugin_abi::limits::Limits;
 use ganglion_plugin_abi::{ABI_VERSION, imports, payload};
 use wasmtime::{
-    Engine, ExternType, FuncType, Instance, InstancePre, Linker, Module, ResourceLimiter, Store,
-    Trap, ValType,
+    Engine, Extern, ExternType, FuncType, Instance, InstancePre, Linker, Memory, Module,
+    ModuleExport, ResourceLimiter, Store, Trap, TypedFunc, ValType, WasmParams, WasmResults,
 };
 
 use crate::engine::{self, TICK};
@@ -21,9 +21,63 @@ use crate::error::{AbiProblem, PluginError};
 /// the same bytes on every machine, whatever ran before.
 pub struct Plugin {
     pre: InstancePre<CallState>,
+    exports: Exports,
     limits: Limits,
     hash: [u8; 32],
     info: PluginInfo,
+}
+
+/// The ABI's exports, resolved once so calls find them without a name lookup.
+struct Exports {
+    memory: ModuleExport,
+    abi_version: ModuleExport,
+    alloc: ModuleExport,
+    task: ModuleExport,
+    score: ModuleExport,
+    reward: Option<ModuleExport>,
+}
+
+impl Exports {
+    fn resolve(module: &Module) -> Result<Self, PluginError> {
+        let get = |name: &str| {
+            module.get_export_index(name).ok_or_else(|| {
+                PluginError::Host(format!("export `{name}` vanished after checking"))
+            })
+        };
+        Ok(Self {
+            memory: get(exports::MEMORY)?,
+            abi_version: get(exports::ABI_VERSION.name)?,
+            alloc: get(exports::ALLOC.name)?,
+            task: get(exports::TASK.name)?,
+            score: get(exports::SCORE.name)?,
+            reward: module.get_export_index(exports::REWARD.name),
+        })
+    }
+}
+
+/// The typed function behind a resolved export.
+fn func<P: WasmParams, R: WasmResults>(
+    store: &mut Store<CallState>,
+    instance: &Instance,
+    export: &ModuleExport,
+) -> Result<TypedFunc<P, R>, PluginError> {
+    instance
+        .get_module_export(&mut *store, export)
+        .and_then(Extern::into_func)
+        .ok_or_else(|| PluginError::Host("a checked export is not a function".to_owned()))?
+        .typed::<P, R>(&*store)
+        .map_err(|e| PluginError::Host(e.to_string()))
+}
+
+fn memory(
+    store: &mut Store<CallState>,
+    instance: &Instance,
+    export: &ModuleExport,
+) -> Result<Memory, PluginError> {
+    instance
+        .get_module_export(&mut *store, export)
+        .and_then(Extern::into_memory)
+        .ok_or_else(|| PluginError::Host("the plugin has no memory".to_owned()))
 }
 
 /// What `check` reports about a plugin.
@@ -153,14 +207,13 @@ impl Plugin {
         let call_limits = limits.clone();
         let mut plugin = Plugin {
             pre,
+            exports: Exports::resolve(module)?,
             limits,
             hash,
             info,
         };
         let version = plugin.call(exports::ABI_VERSION.name, |store, instance| {
-            let f = instance
-                .get_typed_func::<(), i32>(&mut *store, exports::ABI_VERSION.name)
-                .map_err(|e| PluginError::Host(e.to_string()))?;
+            let f = func::<(), i32>(store, instance, &plugin.exports.abi_version)?;
             f.call(&mut *store, ())
                 .map_err(|e| map_error(exports::ABI_VERSION.name, e, &call_limits))
         })?;
@@ -196,9 +249,7 @@ impl Plugin {
     pub fn task(&self, seed: u64, round: u64) -> Result<Task, PluginError> {
         let call = exports::TASK.name;
         let bytes = self.call(call, |store, instance| {
-            let f = instance
-                .get_typed_func::<(i64, i64), i64>(&mut *store, call)
-                .map_err(|e| PluginError::Host(e.to_string()))?;
+            let f = func::<(i64, i64), i64>(store, instance, &self.exports.task)?;
             let packed = f
                 .call(
                     &mut *store,
@@ -208,7 +259,7 @@ impl Plugin {
                     ),
                 )
                 .map_err(|e| map_error(call, e, &self.limits))?;
-            read_output(store, instance, call, packed, &self.limits)
+            read_output(store, instance, &self.exports, call, packed, &self.limits)
         })?;
         let malformed = |reason: String| PluginError::MalformedOutput { call, reason };
         let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(|| {
@@ -243,10 +294,9 @@ impl Plugin {
         let call = exports::SCORE.name;
         let score = self.call(call, |store, instance| {
             let inputs = [public, private, response];
-            let ptrs = write_inputs(store, instance, &inputs, &self.limits)?;
-            let f = instance
-                .get_typed_func::<(i32, i32, i32, i32, i32, i32), f64>(&mut *store, call)
-                .map_err(|e| PluginError::Host(e.to_string()))?;
+            let ptrs = write_inputs(store, instance, &self.exports, &inputs, &self.limits)?;
+            let f =
+                func::<(i32, i32, i32, i32, i32, i32), f64>(store, instance, &self.exports.score)?;
             let [(p, pl), (q, ql), (r, rl)] = ptrs;
             f.call(&mut *store, (p, pl, q, ql, r, rl))
                 .map_err(|e| map_error(call, e, &self.limits))
@@ -263,19 +313,23 @@ impl Plugin {
     /// Reshapes an incentive vector with the plugin's `reward` (u16 per uid in, and out).
     pub fn reward(&self, incentive: &[u16]) -> Result<Vec<u16>, PluginError> {
         let call = exports::REWARD.name;
-        if !self.info.has_reward {
+        let Some(reward) = self
+            .exports
+            .reward
+            .as_ref()
+            .filter(|_| self.info.has_reward)
+        else {
             return Err(PluginError::NotExported(call));
-        }
+        };
         let input: Vec<u8> = incentive.iter().flat_map(|v| v.to_le_bytes()).collect();
         let bytes = self.call(call, |store, instance| {
-            let [(ptr, len)] = write_inputs(store, instance, &[&input], &self.limits)?;
-            let f = instance
-                .get_typed_func::<(i32, i32), i64>(&mut *store, call)
-                .map_err(|e| PluginError::Host(e.to_string()))?;
+            let [(ptr, len)] =
+                write_inputs(store, instance, &self.exports, &[&input], &self.limits)?;
+            let f = func::<(i32, i32), i64>(store, instance, reward)?;
             let packed = f
                 .call(&mut *store, (ptr, len))
                 .map_err(|e| map_error(call, e, &self.limits))?;
-            read_output(store, instance, call, packed, &self.limits)
+            read_output(store, instance, &self.exports, call, packed, &self.limits)
         })?;
         if bytes.len() != input.len() {
             return Err(PluginError::MalformedOutput {
@@ -375,6 +429,7 @@ fn map_error_at(
 fn write_inputs<const N: usize>(
     store: &mut Store<CallState>,
     instance: &Instance,
+    exports: &Exports,
     inputs: &[&[u8]; N],
     limits: &Limits,
 ) -> Result<[(i32, i32); N], PluginError> {
@@ -386,15 +441,11 @@ fn write_inputs<const N: usize>(
         ))
     };
     let total_i32 = i32::try_from(total).map_err(|_| too_large())?;
-    let alloc = instance
-        .get_typed_func::<i32, i32>(&mut *store, call)
-        .map_err(|e| PluginError::Host(e.to_string()))?;
+    let alloc = func::<i32, i32>(store, instance, &exports.alloc)?;
     let base = alloc
         .call(&mut *store, total_i32)
         .map_err(|e| map_error(call, e, limits))?;
-    let memory = instance
-        .get_memory(&mut *store, exports::MEMORY)
-        .ok_or_else(|| PluginError::Host("the plugin has no memory".to_owned()))?;
+    let memory = memory(store, instance, &exports.memory)?;
     let size = memory.data_size(&*store);
     let start = u64::from(u32::from_ne_bytes(base.to_ne_bytes()));
     let end = start.saturating_add(u64::try_from(total).unwrap_or(u64::MAX));
@@ -428,6 +479,7 @@ fn write_inputs<const N: usize>(
 fn read_output(
     store: &mut Store<CallState>,
     instance: &Instance,
+    exports: &Exports,
     call: &'static str,
     packed: i64,
     limits: &Limits,
@@ -440,9 +492,7 @@ fn read_output(
             limit: limits.output_bytes,
         });
     }
-    let memory = instance
-        .get_memory(&mut *store, exports::MEMORY)
-        .ok_or_else(|| PluginError::Host("the plugin has no memory".to_owned()))?;
+    let memory = memory(store, instance, &exports.memory)?;
     let data = memory.data(&*store);
     let (start, end) = (u64::from(ptr), u64::from(ptr) + u64::from(len));
     let range = usize::try_from(start).ok().zip(usize::try_from(end).ok());

@@ -38,7 +38,13 @@ fn module_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
     wat::parse_bytes(&bytes)
         .map(|b| b.into_owned())
-        .map_err(|e| BadInput(format!("{}: neither a WebAssembly binary nor valid text: {e}", path.display())).into())
+        .map_err(|e| {
+            BadInput(format!(
+                "{}: neither a WebAssembly binary nor valid text: {e}",
+                path.display()
+            ))
+            .into()
+        })
 }
 
 fn limits_json(l: &Limits) -> Value {
@@ -85,11 +91,20 @@ pub(crate) fn check(args: &PluginCheckArgs) -> anyhow::Result<ExitCode> {
                 println!("  hash         {}", hex(&plugin.hash()));
                 println!("  size         {} bytes", info.module_bytes);
                 println!("  exports      {}", info.exports.join(", "));
-                let imports = if info.imports.is_empty() { "none".to_owned() } else { info.imports.join(", ") };
+                let imports = if info.imports.is_empty() {
+                    "none".to_owned()
+                } else {
+                    info.imports.join(", ")
+                };
                 println!("  imports      {imports}");
                 println!(
                     "  limits       fuel {}, memory {} bytes, table {} elements, stack {} bytes, output {} bytes, timeout {:?}",
-                    l.fuel, l.memory_bytes, l.table_elements, l.stack_bytes, l.output_bytes, l.timeout
+                    l.fuel,
+                    l.memory_bytes,
+                    l.table_elements,
+                    l.stack_bytes,
+                    l.output_bytes,
+                    l.timeout
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -97,7 +112,9 @@ pub(crate) fn check(args: &PluginCheckArgs) -> anyhow::Result<ExitCode> {
         Err(err) => {
             if args.json {
                 let problems: Vec<String> = match &err {
-                    PluginError::Abi { problems, .. } => problems.iter().map(|p| p.to_string()).collect(),
+                    PluginError::Abi { problems, .. } => {
+                        problems.iter().map(|p| p.to_string()).collect()
+                    }
                     other => vec![other.to_string()],
                 };
                 println!("{}", json!({ "ok": false, "problems": problems }));
@@ -132,12 +149,20 @@ pub(crate) fn run(args: &PluginRunArgs) -> anyhow::Result<ExitCode> {
         }),
         PluginCall::Score { task, response } => {
             let task_json = read_json(task)?;
-            let public = payload_from_json(&task_json["public"], &format!("{}: public", task.display()))?;
-            let private = payload_from_json(&task_json["private"], &format!("{}: private", task.display()))?;
+            let public =
+                payload_from_json(&task_json["public"], &format!("{}: public", task.display()))?;
+            let private = payload_from_json(
+                &task_json["private"],
+                &format!("{}: private", task.display()),
+            )?;
             let response_json = read_json(response)?;
             let answer = payload_from_json(&response_json, &response.display().to_string())?;
             plugin.score(&public, &private, &answer).map(|score| {
-                if args.json { json!({ "score": score }).to_string() } else { score.to_string() }
+                if args.json {
+                    json!({ "score": score }).to_string()
+                } else {
+                    score.to_string()
+                }
             })
         }
         PluginCall::Reward { incentive } => plugin.reward(incentive).map(|out| {
@@ -154,7 +179,11 @@ pub(crate) fn run(args: &PluginRunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {
-            let local = if err.is_local_fault() { " [local fault]" } else { "" };
+            let local = if err.is_local_fault() {
+                " [local fault]"
+            } else {
+                ""
+            };
             eprintln!("{shown}: {err}{local}");
             Ok(ExitCode::from(1))
         }
@@ -162,7 +191,8 @@ pub(crate) fn run(args: &PluginRunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {
-    let bytes = fs::read(path).map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
+    let bytes =
+        fs::read(path).map_err(|e| BadInput(format!("{}: cannot read: {e}", path.display())))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| BadInput(format!("{}: not JSON: {e}", path.display())).into())
 }
@@ -175,15 +205,15 @@ fn payload_json(bytes: &[u8]) -> Value {
                 .iter()
                 .map(|t| {
                     let data: Vec<Value> = match t.dtype() {
-                        DType::I32 | DType::I64 | DType::U8 => t
-                            .to_f64s()
-                            .into_iter()
-                            .map(|v| json!(v as i64))
-                            .collect(),
+                        DType::I32 | DType::I64 | DType::U8 => {
+                            t.to_f64s().into_iter().map(|v| json!(v as i64)).collect()
+                        }
                         DType::F32 | DType::F64 => t
                             .to_f64s()
                             .into_iter()
-                            .map(|v| serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+                            .map(|v| {
+                                serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+                            })
                             .collect(),
                     };
                     json!({ "dtype": t.dtype().name(), "dims": t.dims(), "data": data })
@@ -197,34 +227,55 @@ fn payload_json(bytes: &[u8]) -> Value {
 /// Payload bytes from JSON tensors, each field checked and named on error.
 fn payload_from_json(value: &Value, what: &str) -> anyhow::Result<Vec<u8>> {
     let bad = |msg: String| anyhow::Error::from(BadInput(format!("{what}: {msg}")));
-    let list = value
-        .as_array()
-        .ok_or_else(|| bad("expected a list of tensors {\"dtype\", \"dims\", \"data\"}".to_owned()))?;
+    let list = value.as_array().ok_or_else(|| {
+        bad("expected a list of tensors {\"dtype\", \"dims\", \"data\"}".to_owned())
+    })?;
     let mut tensors = Vec::with_capacity(list.len());
     for (i, t) in list.iter().enumerate() {
-        let dtype_name = t["dtype"].as_str().ok_or_else(|| bad(format!("[{i}].dtype: missing or not a string")))?;
-        let dtype = DType::from_name(dtype_name)
-            .ok_or_else(|| bad(format!("[{i}].dtype: unknown dtype `{dtype_name}` (f32, f64, i32, i64, u8)")))?;
+        let dtype_name = t["dtype"]
+            .as_str()
+            .ok_or_else(|| bad(format!("[{i}].dtype: missing or not a string")))?;
+        let dtype = DType::from_name(dtype_name).ok_or_else(|| {
+            bad(format!(
+                "[{i}].dtype: unknown dtype `{dtype_name}` (f32, f64, i32, i64, u8)"
+            ))
+        })?;
         let dims = t["dims"]
             .as_array()
             .ok_or_else(|| bad(format!("[{i}].dims: missing or not a list")))?
             .iter()
             .map(|d| d.as_u64().and_then(|d| u32::try_from(d).ok()))
             .collect::<Option<Vec<u32>>>()
-            .ok_or_else(|| bad(format!("[{i}].dims: each dimension must be an integer below 2^32")))?;
-        let data = t["data"].as_array().ok_or_else(|| bad(format!("[{i}].data: missing or not a list")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "[{i}].dims: each dimension must be an integer below 2^32"
+                ))
+            })?;
+        let data = t["data"]
+            .as_array()
+            .ok_or_else(|| bad(format!("[{i}].data: missing or not a list")))?;
         let mut bytes = Vec::with_capacity(data.len() * dtype.size());
         for (k, v) in data.iter().enumerate() {
             let at = || bad(format!("[{i}].data[{k}]: {v} is not a {dtype}"));
             match dtype {
                 DType::F32 => bytes.extend((v.as_f64().unwrap_or(f64::NAN) as f32).to_le_bytes()),
                 DType::F64 => bytes.extend(v.as_f64().unwrap_or(f64::NAN).to_le_bytes()),
-                DType::I32 => bytes.extend(v.as_i64().and_then(|x| i32::try_from(x).ok()).ok_or_else(at)?.to_le_bytes()),
+                DType::I32 => bytes.extend(
+                    v.as_i64()
+                        .and_then(|x| i32::try_from(x).ok())
+                        .ok_or_else(at)?
+                        .to_le_bytes(),
+                ),
                 DType::I64 => bytes.extend(v.as_i64().ok_or_else(at)?.to_le_bytes()),
-                DType::U8 => bytes.push(v.as_u64().and_then(|x| u8::try_from(x).ok()).ok_or_else(at)?),
+                DType::U8 => bytes.push(
+                    v.as_u64()
+                        .and_then(|x| u8::try_from(x).ok())
+                        .ok_or_else(at)?,
+                ),
             }
         }
-        tensors.push(Tensor::from_bytes(dtype, dims, bytes).map_err(|e| bad(format!("[{i}]: {e}")))?);
+        tensors
+            .push(Tensor::from_bytes(dtype, dims, bytes).map_err(|e| bad(format!("[{i}]: {e}")))?);
     }
     Ok(payload::encode(&tensors))
 }
@@ -243,7 +294,11 @@ pub(crate) fn watch(args: &PluginWatchArgs) -> anyhow::Result<ExitCode> {
         let stamp = match stamp {
             Ok(stamp) => Some(stamp),
             Err(err) => {
-                report(args.json, json!({ "event": "error", "error": format!("{err:#}") }), &format!("{err:#}"));
+                report(
+                    args.json,
+                    json!({ "event": "error", "error": format!("{err:#}") }),
+                    &format!("{err:#}"),
+                );
                 None
             }
         };

@@ -8,18 +8,23 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 fn ganglion(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ganglion")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_ganglion"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn work_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ganglion-plugin-cli-{name}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("ganglion-plugin-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 /// The docs' first `wat` block, as a plugin author would save it.
 fn docs_example(dir: &std::path::Path) -> PathBuf {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plugin-abi.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/plugin-abi.md"))
+        .unwrap();
     let start = doc.find("```wat\n").unwrap() + 7;
     let end = start + doc[start..].find("```").unwrap();
     let path = dir.join("toy.wat");
@@ -32,9 +37,16 @@ fn check_accepts_the_docs_example_and_names_every_problem() {
     let dir = work_dir("check");
     let toy = docs_example(&dir);
     let out = ganglion(&["plugin", "check", toy.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("abi version  1") && text.contains("imports      ganglion::sin"), "{text}");
+    assert!(
+        text.contains("abi version  1") && text.contains("imports      ganglion::sin"),
+        "{text}"
+    );
     let out = ganglion(&["plugin", "check", "--json", toy.to_str().unwrap()]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], Value::Bool(true));
@@ -50,13 +62,23 @@ fn check_accepts_the_docs_example_and_names_every_problem() {
     let out = ganglion(&["plugin", "check", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    for problem in ["imports `env::now`", "does not export `abi_version`", "does not export `alloc`", "exports `task` as func(i32) -> (i64)", "does not export `score`"] {
+    for problem in [
+        "imports `env::now`",
+        "does not export `abi_version`",
+        "does not export `alloc`",
+        "exports `task` as func(i32) -> (i64)",
+        "does not export `score`",
+    ] {
         assert!(err.contains(problem), "{problem}: {err}");
     }
     let out = ganglion(&["plugin", "check", "--json", bad.to_str().unwrap()]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["problems"].as_array().unwrap().len(), 5);
-    let out = ganglion(&["plugin", "check", dir.join("missing.wasm").to_str().unwrap()]);
+    let out = ganglion(&[
+        "plugin",
+        "check",
+        dir.join("missing.wasm").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -64,8 +86,21 @@ fn check_accepts_the_docs_example_and_names_every_problem() {
 fn run_task_then_score_the_private_payload() {
     let dir = work_dir("run");
     let toy = docs_example(&dir);
-    let out = ganglion(&["plugin", "run", toy.to_str().unwrap(), "task", "--seed", "7", "--round", "2"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        toy.to_str().unwrap(),
+        "task",
+        "--seed",
+        "7",
+        "--round",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let task: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(task["public"][0]["dtype"], "f32");
     assert_eq!(task["public"][0]["dims"], serde_json::json!([4]));
@@ -73,20 +108,63 @@ fn run_task_then_score_the_private_payload() {
     std::fs::write(&task_file, &out.stdout).unwrap();
     let response = dir.join("response.json");
     std::fs::write(&response, serde_json::to_vec(&task["private"]).unwrap()).unwrap();
-    let out = ganglion(&["plugin", "run", toy.to_str().unwrap(), "score", "--task", task_file.to_str().unwrap(), "--response", response.to_str().unwrap(), "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        toy.to_str().unwrap(),
+        "score",
+        "--task",
+        task_file.to_str().unwrap(),
+        "--response",
+        response.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let score: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(score["score"], Value::from(1.0));
     // A response of the wrong shape scores 0.
-    std::fs::write(&response, r#"[{"dtype": "u8", "dims": [2], "data": [1, 2]}]"#).unwrap();
-    let out = ganglion(&["plugin", "run", toy.to_str().unwrap(), "score", "--task", task_file.to_str().unwrap(), "--response", response.to_str().unwrap()]);
+    std::fs::write(
+        &response,
+        r#"[{"dtype": "u8", "dims": [2], "data": [1, 2]}]"#,
+    )
+    .unwrap();
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        toy.to_str().unwrap(),
+        "score",
+        "--task",
+        task_file.to_str().unwrap(),
+        "--response",
+        response.to_str().unwrap(),
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     // A malformed response file names the field.
     std::fs::write(&response, r#"[{"dtype": "f16", "dims": [1], "data": [1]}]"#).unwrap();
-    let out = ganglion(&["plugin", "run", toy.to_str().unwrap(), "score", "--task", task_file.to_str().unwrap(), "--response", response.to_str().unwrap()]);
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        toy.to_str().unwrap(),
+        "score",
+        "--task",
+        task_file.to_str().unwrap(),
+        "--response",
+        response.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[0].dtype: unknown dtype `f16`"));
-    let out = ganglion(&["plugin", "run", toy.to_str().unwrap(), "reward", "--incentive", "3,2,1"]);
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        toy.to_str().unwrap(),
+        "reward",
+        "--incentive",
+        "3,2,1",
+    ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3,2,1");
 }
 
@@ -103,10 +181,26 @@ fn run_reports_limits_as_typed_errors() {
   (func (export "score") (param i32 i32 i32 i32 i32 i32) (result f64) (f64.const 0)))"#,
     )
     .unwrap();
-    let out = ganglion(&["plugin", "run", spin.to_str().unwrap(), "--fuel", "100000", "task"]);
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        spin.to_str().unwrap(),
+        "--fuel",
+        "100000",
+        "task",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ran out of fuel (limit 100000 units)"));
-    let out = ganglion(&["plugin", "run", spin.to_str().unwrap(), "--fuel", "100000000000000", "--timeout", "100", "task"]);
+    let out = ganglion(&[
+        "plugin",
+        "run",
+        spin.to_str().unwrap(),
+        "--fuel",
+        "100000000000000",
+        "--timeout",
+        "100",
+        "task",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[local fault]"));
 }
@@ -125,7 +219,14 @@ fn watch_swaps_in_each_new_version() {
     }
     let mut child = Watcher(
         Command::new(env!("CARGO_BIN_EXE_ganglion"))
-            .args(["plugin", "watch", "--json", "--interval", "50", toy.to_str().unwrap()])
+            .args([
+                "plugin",
+                "watch",
+                "--json",
+                "--interval",
+                "50",
+                toy.to_str().unwrap(),
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -144,7 +245,11 @@ fn watch_swaps_in_each_new_version() {
     assert_eq!(rejected["event"], "rejected", "{rejected}");
     // A good edit (less noise: another module) is loaded with a new hash.
     let started = Instant::now();
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/src/examples/toy.wat")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plugins/src/examples/toy.wat"
+    ))
+    .unwrap();
     assert!(doc.contains("(f64.const 0.05)"));
     std::fs::write(&toy, doc.replace("(f64.const 0.05)", "(f64.const 0.01)")).unwrap();
     let second = next_event();
