@@ -61,6 +61,12 @@ pub(crate) struct LimitArgs {
     /// Wall-clock time per call, in milliseconds [default: 2000].
     #[arg(long, value_name = "MS")]
     pub(crate) timeout: Option<u64>,
+    /// Where compiled plugins are cached [default: ~/.ganglion/plugin-cache].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Compile without reading or writing the on-disk cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
 }
 
 /// Arguments of `ganglion plugin check`.

@@ -10,7 +10,7 @@
 //!   problem is named.
 //! - Every call runs in a fresh instance with fuel metering, a memory cap, a table cap, a
 //!   stack cap, an output cap and a wall-clock deadline, all from
-//!   [`Limits`](ganglion_plugin_abi::limits::Limits). Fuel decides the outcome, identically on
+//!   [`Limits`]. Fuel decides the outcome, identically on
 //!   every machine; the deadline only protects the node, and its error
 //!   ([`PluginError::Timeout`]) is a local fault ([`PluginError::is_local_fault`]).
 //! - NaNs are canonical, relaxed SIMD and threads are off, and host math comes from a

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use ganglion_plugin_abi::limits::Limits;
 use ganglion_plugin_abi::payload::{self, DType, Tensor};
-use ganglion_plugins::{Plugin, PluginError, PluginSlot};
+use ganglion_plugins::{Host, PluginError, PluginSlot};
 use serde_json::{Value, json};
 
 use super::BadInput;
@@ -27,6 +27,22 @@ fn limits(args: &LimitArgs) -> Limits {
         limits.timeout = Duration::from_millis(ms);
     }
     limits
+}
+
+/// The host for plugin commands: with the on-disk cache unless `--no-cache` (or no home).
+fn host(args: &LimitArgs) -> anyhow::Result<Host> {
+    if args.no_cache {
+        return Ok(Host::new());
+    }
+    let dir = match &args.cache_dir {
+        Some(dir) => dir.clone(),
+        None => match std::env::var_os("HOME") {
+            Some(home) => Path::new(&home).join(".ganglion").join("plugin-cache"),
+            None => return Ok(Host::new()),
+        },
+    };
+    Host::with_cache_dir(&dir)
+        .with_context(|| format!("opening the plugin cache {}", dir.display()))
 }
 
 /// The module bytes of a .wasm or .wat file (text is recognized by content, not name).
@@ -67,7 +83,7 @@ fn hex(bytes: &[u8]) -> String {
 pub(crate) fn check(args: &PluginCheckArgs) -> anyhow::Result<ExitCode> {
     let bytes = module_bytes(&args.file)?;
     let shown = args.file.display();
-    match Plugin::load(&bytes, limits(&args.limits)) {
+    match host(&args.limits)?.load(&bytes, limits(&args.limits)) {
         Ok(plugin) => {
             let info = plugin.info();
             if args.json {
@@ -130,7 +146,7 @@ pub(crate) fn check(args: &PluginCheckArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn run(args: &PluginRunArgs) -> anyhow::Result<ExitCode> {
     let bytes = module_bytes(&args.file)?;
     let shown = args.file.display().to_string();
-    let plugin = match Plugin::load(&bytes, limits(&args.limits)) {
+    let plugin = match host(&args.limits)?.load(&bytes, limits(&args.limits)) {
         Ok(plugin) => plugin,
         Err(err) => {
             eprintln!("{shown}: {err}");
@@ -283,6 +299,7 @@ fn payload_from_json(value: &Value, what: &str) -> anyhow::Result<Vec<u8>> {
 /// `ganglion plugin watch`.
 pub(crate) fn watch(args: &PluginWatchArgs) -> anyhow::Result<ExitCode> {
     let slot = PluginSlot::new();
+    let host = host(&args.limits)?;
     let limits = limits(&args.limits);
     let shown = args.file.display().to_string();
     let mut last_seen: Option<(SystemTime, u64)> = None;
@@ -306,7 +323,7 @@ pub(crate) fn watch(args: &PluginWatchArgs) -> anyhow::Result<ExitCode> {
             last_seen = stamp;
             let loaded = module_bytes(&args.file).and_then(|bytes| {
                 let started = std::time::Instant::now();
-                let plugin = Plugin::load(&bytes, limits.clone())?;
+                let plugin = host.load(&bytes, limits.clone())?;
                 // A smoke test before the swap: the new version must generate a task.
                 plugin.task(0, 0)?;
                 Ok((plugin, started.elapsed()))

@@ -7,8 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A home of its own for each test process, so the plugin cache lands in a temp dir.
+fn home() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ganglion-plugin-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn ganglion(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganglion"))
+        .env("HOME", home())
         .args(args)
         .output()
         .unwrap()
@@ -51,6 +59,16 @@ fn check_accepts_the_docs_example_and_names_every_problem() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], Value::Bool(true));
     assert_eq!(report["limits"]["fuel"], Value::from(500_000_000u64));
+    // The compiled module is cached under the data directory.
+    let cache = home().join(".ganglion/plugin-cache");
+    let cached = std::fs::read_dir(&cache).unwrap().filter(|e| {
+        e.as_ref()
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "cwasm")
+    });
+    assert!(cached.count() >= 1, "nothing cached in {}", cache.display());
 
     let bad = dir.join("bad.wat");
     std::fs::write(
@@ -219,6 +237,7 @@ fn watch_swaps_in_each_new_version() {
     }
     let mut child = Watcher(
         Command::new(env!("CARGO_BIN_EXE_ganglion"))
+            .env("HOME", home())
             .args([
                 "plugin",
                 "watch",

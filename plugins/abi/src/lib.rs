@@ -4,11 +4,11 @@
 //!
 //! It fixes three things, all documented for plugin authors in `docs/plugin-abi.md`:
 //!
-//! - the [exports](exports) a plugin provides and the [host functions](imports) it may
-//!   import, with their signatures, under [`ABI_VERSION`];
-//! - the [payload](payload) format: a self-describing list of little-endian tensors, the
+//! - the exports a plugin provides ([`exports`]) and the host functions it may import
+//!   ([`imports`]), with their signatures, under [`ABI_VERSION`];
+//! - the payload format ([`payload`]): a self-describing list of little-endian tensors, the
 //!   bytes that go from a plugin to miners over the network and back;
-//! - the [limits] a host applies to each call, with their defaults.
+//! - the [`limits`] a host applies to each call, with their defaults.
 //!
 //! ```
 //! use ganglion_plugin_abi::payload::{self, Tensor};
