@@ -592,26 +592,19 @@ fn consensus(
         }
         out
     };
-    if threads <= 1 {
-        return run(0, blocks);
-    }
-    thread::scope(|scope| {
-        let run = &run;
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let first = t.saturating_mul(per_thread).min(blocks);
-                let last = first.saturating_add(per_thread).min(blocks);
-                scope.spawn(move || run(first, last))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    let ranges: Vec<Range<usize>> = (0..threads.max(1))
+        .map(|t| {
+            let first = t.saturating_mul(per_thread).min(blocks);
+            first..first.saturating_add(per_thread).min(blocks)
+        })
+        .collect();
+    let mut units = vec![(); ranges.len()];
+    par_chunks(&mut units, &ranges, |_, blocks| {
+        run(blocks.start, blocks.end)
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Scores gathered per block of columns in [`consensus`]: 16 bytes each, so 256 KiB.
@@ -674,79 +667,6 @@ fn column_median(column: &mut [(i64, i64)], rows: usize, stake_sum: i64, minorit
             part = upper.get_mut(eq..).unwrap_or_default();
         }
     }
-}
-
-/// Runs `f` on each group of `data` (group `g` is `data[starts[g]..starts[g + 1]]`) on
-/// `threads` threads, each with its own `state`, and returns the results in group order.
-///
-/// Each group's result depends only on the group, so the output is the same for any number
-/// of threads.
-fn split_work<T, S, R>(
-    data: &mut [T],
-    starts: &[usize],
-    threads: usize,
-    state: impl Fn() -> S + Sync,
-    f: impl Fn(&mut S, &mut [T]) -> R + Sync,
-) -> Vec<R>
-where
-    T: Send,
-    R: Send,
-{
-    let groups = starts.len().saturating_sub(1);
-    if threads <= 1 || groups < 2 {
-        return run_groups(data, starts, &mut state(), &f);
-    }
-    // Cut the groups into `threads` contiguous runs of about equal size.
-    let per_thread = data.len().div_ceil(threads).max(1);
-    let mut cuts = vec![0usize];
-    for (g, &start) in starts.iter().enumerate().take(groups).skip(1) {
-        if start >= cuts.len().saturating_mul(per_thread) && cuts.len() < threads {
-            cuts.push(g);
-        }
-    }
-    cuts.push(groups);
-    let (state, f) = (&state, &f);
-    thread::scope(|scope| {
-        let mut handles = Vec::with_capacity(threads);
-        let mut rest = data;
-        for pair in cuts.windows(2) {
-            let &[first, last] = pair else { continue };
-            let group_starts = starts.get(first..=last).unwrap_or_default();
-            let len = match (group_starts.first(), group_starts.last()) {
-                (Some(&a), Some(&b)) => b.saturating_sub(a),
-                _ => 0,
-            };
-            let len = len.min(rest.len());
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            rest = tail;
-            handles.push(scope.spawn(move || run_groups(mine, group_starts, &mut state(), f)));
-        }
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
-fn run_groups<T, S, R>(
-    data: &mut [T],
-    starts: &[usize],
-    state: &mut S,
-    f: &impl Fn(&mut S, &mut [T]) -> R,
-) -> Vec<R> {
-    let mut out = Vec::with_capacity(starts.len().saturating_sub(1));
-    let mut rest = data;
-    for pair in starts.windows(2) {
-        let &[start, end] = pair else { continue };
-        let len = end.saturating_sub(start).min(rest.len());
-        let (group, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        rest = tail;
-        out.push(f(state, group));
-    }
-    out
 }
 
 /// How many threads a step over `entries` matrix entries should use.
@@ -861,29 +781,28 @@ where
         low: u16_proportion(params.alpha_low),
         high: u16_proportion(params.alpha_high),
     };
-    // One unit of work per row that has new entries.
-    let mut busy: Vec<usize> = new
-        .rows()
-        .enumerate()
-        .filter(|(_, (cols, _))| !cols.is_empty())
-        .map(|(i, _)| i)
-        .collect();
-    let units: Vec<usize> = (0..=busy.len()).collect();
-    let threads = worker_count(new.len(), threads);
-    let scratch = || LiquidScratch::new(n);
-    let rows = split_work(&mut busy, &units, threads, scratch, |scratch, unit| {
-        let row = unit.first().copied().unwrap_or(0);
-        scratch.row(&rates, new.row(row), old(row), consensus)
+    // Runs of rows with about equal numbers of entries, each worker with its own scratch.
+    let workers = worker_count(new.len(), threads);
+    let ranges = row_cuts(new.rows_len(), workers, |i| new.row(i).0.len());
+    let mut units = vec![(); ranges.len()];
+    let runs = par_chunks(&mut units, &ranges, |_, rows| {
+        let mut scratch = LiquidScratch::new(n);
+        rows.map(|i| {
+            let row = new.row(i);
+            if row.0.is_empty() {
+                Vec::new()
+            } else {
+                scratch.row(&rates, row, old(i), consensus)
+            }
+        })
+        .collect::<Vec<_>>()
     });
     out.clear();
     let mut sums = vec![ZERO; n];
-    let mut rows = rows.into_iter();
-    for (cols, _) in new.rows() {
-        if !cols.is_empty() {
-            for (j, v) in rows.next().unwrap_or_default() {
-                out.push(j, v);
-                add_at(&mut sums, j, v);
-            }
+    for row in runs.into_iter().flatten() {
+        for (j, v) in row {
+            out.push(j, v);
+            add_at(&mut sums, j, v);
         }
         out.end_row();
     }
@@ -1022,6 +941,10 @@ impl Csr {
     /// Number of entries.
     fn len(&self) -> usize {
         self.cols.len()
+    }
+
+    fn rows_len(&self) -> usize {
+        self.start.len().saturating_sub(1)
     }
 
     fn start_of(&self, row: usize) -> usize {
