@@ -93,8 +93,22 @@ impl Host {
         }
     }
 
-    /// A host that also caches compiled modules in `dir` (created if needed), verified before
-    /// use (see the module docs of the cache: a tampered or stale file is recompiled).
+    /// A host that also caches compiled modules in `dir` (created if needed), each file
+    /// verified before use: a tampered, truncated or stale file is recompiled, never trusted.
+    ///
+    /// ```
+    /// use ganglion_plugin_abi::limits::Limits;
+    /// use ganglion_plugins::{Host, examples::TOY_WAT};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("ganglion-doc-cache-{}", std::process::id()));
+    /// let wasm = wat::parse_str(TOY_WAT)?;
+    /// let first = Host::with_cache_dir(&dir)?.load(&wasm, Limits::default())?;
+    /// // A new host (a restarted node) loads the compiled module from disk.
+    /// let again = Host::with_cache_dir(&dir)?.load(&wasm, Limits::default())?;
+    /// assert_eq!(first.task(3, 4)?, again.task(3, 4)?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_cache_dir(dir: impl AsRef<Path>) -> Result<Self, PluginError> {
         Ok(Self {
             disk: Some(cache::DiskCache::open(dir.as_ref())?),

@@ -11,6 +11,21 @@ use crate::plugin::Plugin;
 /// activation at or before it. [`PluginSlot::install`] swaps in a new set of versions
 /// atomically; a call that already holds a version (an `Arc<Plugin>`) finishes on it.
 /// Compile a plugin before installing it, so the swap itself is only a pointer exchange.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ganglion_plugin_abi::limits::Limits;
+/// use ganglion_plugins::{Plugin, PluginSlot, examples::TOY_WAT};
+///
+/// let wasm = wat::parse_str(TOY_WAT)?;
+/// let slot = PluginSlot::new();
+/// slot.install(100, Arc::new(Plugin::load(&wasm, Limits::default())?));
+/// assert!(slot.at(99).is_none());
+/// let plugin = slot.at(150).expect("in force from block 100");
+/// let task = plugin.task(1, 0)?;
+/// assert_eq!(plugin.score(&task.public, &task.private, &task.private)?, 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Default)]
 pub struct PluginSlot {
     versions: RwLock<Arc<BTreeMap<u64, Arc<Plugin>>>>,

@@ -195,6 +195,19 @@ impl EpochInput {
     /// Rules: at most 65535 uids; every per-uid vector has n entries; row entries name uids
     /// below n, each at most once per row; the owner uid is below n; total stake fits the
     /// chain's I64F64 (below 2^63 rao); each weight row's raw sum fits an I32F32 (below 2^31).
+    ///
+    /// ```
+    /// use ganglion_kernel::yuma::{InputError, synth};
+    ///
+    /// let mut input = synth::subnet(&synth::Shape::default());
+    /// assert_eq!(input.validate(), Ok(()));
+    /// input.weights[0].push((300, 1));
+    /// assert_eq!(
+    ///     input.validate().unwrap_err().to_string(),
+    ///     "weights[0]: names uid 300, but uids run from 0 to n - 1 = 255"
+    /// );
+    /// # let _ = InputError::TooManyUids { n: 0 };
+    /// ```
     pub fn validate(&self) -> Result<(), InputError> {
         let n = self.n();
         if n > usize::from(u16::MAX) {

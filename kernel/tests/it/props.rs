@@ -277,3 +277,20 @@ fn extreme_values() {
         check_invariants(&input, &out).unwrap();
     }
 }
+
+/// A subnet without uids runs and produces empty outputs on both paths.
+#[test]
+fn empty_subnet() {
+    let mut input = synth::arbitrary(1, 1);
+    input.stake.clear();
+    input.weights.clear();
+    input.bonds.clear();
+    input.last_update.clear();
+    input.block_at_registration.clear();
+    input.validator_permit.clear();
+    input.owner_uid = None;
+    input.earliest_commit_block = None;
+    let out = run(&input);
+    assert_eq!(out, reference::epoch(&input).unwrap());
+    assert!(out.emission.is_empty() && out.bonds.is_empty());
+}
