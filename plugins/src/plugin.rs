@@ -416,11 +416,9 @@ fn map_error_at(
             call: during,
             message: trap.to_string(),
         },
-        None if during == "start" => PluginError::Trap {
-            call: during,
-            message: format!("{err:#}"),
-        },
-        None => PluginError::Host(format!("calling `{call}`: {err:#}")),
+        // Not a trap: the host's own failure (for example every pooled instance slot in use
+        // by concurrent calls), a local fault rather than the plugin's result.
+        None => PluginError::Host(format!("calling `{call}` ({during}): {err:#}")),
     }
 }
 

@@ -82,3 +82,19 @@ fn calls_do_not_leak_state_between_instances() {
         assert!(err_or_task.is_ok(), "{:?}", err_or_task.err());
     }
 }
+
+#[test]
+fn many_threads_calling_at_once_all_get_the_same_answer() {
+    let plugin = Arc::new(toy());
+    let expected = Arc::new(plugin.task(9, 9).unwrap());
+    let handles: Vec<_> = (0..16)
+        .map(|_| {
+            let (plugin, expected) = (Arc::clone(&plugin), Arc::clone(&expected));
+            std::thread::spawn(move || {
+                (0..50).all(|_| plugin.task(9, 9).ok().as_ref() == Some(&*expected))
+            })
+        })
+        .collect();
+    let expected_ok = handles.into_iter().all(|h| h.join().unwrap());
+    assert!(expected_ok);
+}
