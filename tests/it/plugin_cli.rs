@@ -125,54 +125,37 @@ fn run_task_then_score_the_private_payload() {
     let task_file = dir.join("task.json");
     std::fs::write(&task_file, &out.stdout).unwrap();
     let response = dir.join("response.json");
-    std::fs::write(&response, serde_json::to_vec(&task["private"]).unwrap()).unwrap();
-    let out = ganglion(&[
-        "plugin",
-        "run",
-        toy.to_str().unwrap(),
-        "score",
-        "--task",
-        task_file.to_str().unwrap(),
-        "--response",
-        response.to_str().unwrap(),
-        "--json",
-    ]);
+    // Scores `answer` (written to the response file) against the task.
+    let score = |answer: &[u8], json: bool| {
+        std::fs::write(&response, answer).unwrap();
+        let mut args = vec![
+            "plugin",
+            "run",
+            toy.to_str().unwrap(),
+            "score",
+            "--task",
+            task_file.to_str().unwrap(),
+            "--response",
+            response.to_str().unwrap(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        ganglion(&args)
+    };
+    let out = score(&serde_json::to_vec(&task["private"]).unwrap(), true);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let score: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(score["score"], Value::from(1.0));
+    let scored: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(scored["score"], Value::from(1.0));
     // A response of the wrong shape scores 0.
-    std::fs::write(
-        &response,
-        r#"[{"dtype": "u8", "dims": [2], "data": [1, 2]}]"#,
-    )
-    .unwrap();
-    let out = ganglion(&[
-        "plugin",
-        "run",
-        toy.to_str().unwrap(),
-        "score",
-        "--task",
-        task_file.to_str().unwrap(),
-        "--response",
-        response.to_str().unwrap(),
-    ]);
+    let out = score(br#"[{"dtype": "u8", "dims": [2], "data": [1, 2]}]"#, false);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0");
     // A malformed response file names the field.
-    std::fs::write(&response, r#"[{"dtype": "f16", "dims": [1], "data": [1]}]"#).unwrap();
-    let out = ganglion(&[
-        "plugin",
-        "run",
-        toy.to_str().unwrap(),
-        "score",
-        "--task",
-        task_file.to_str().unwrap(),
-        "--response",
-        response.to_str().unwrap(),
-    ]);
+    let out = score(br#"[{"dtype": "f16", "dims": [1], "data": [1]}]"#, false);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("[0].dtype: unknown dtype `f16`"));
     let out = ganglion(&[

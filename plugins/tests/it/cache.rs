@@ -43,15 +43,16 @@ fn cached_modules_are_verified_before_use() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    // A fresh host (empty memory cache) loads from disk and computes the same.
-    let host = Host::with_cache_dir(&dir).unwrap();
-    assert_eq!(
-        host.load(&wasm, Limits::default())
+    // A fresh host (an empty memory cache, as after a restart) computes the same.
+    let fresh_task = || {
+        Host::with_cache_dir(&dir)
+            .unwrap()
+            .load(&wasm, Limits::default())
             .unwrap()
             .task(5, 5)
-            .unwrap(),
-        reference
-    );
+            .unwrap()
+    };
+    assert_eq!(fresh_task(), reference);
 
     // Tamper with the artifact: it is not trusted, the module is recompiled and rewritten.
     let path = &files[0];
@@ -59,14 +60,7 @@ fn cached_modules_are_verified_before_use() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(path, &bytes).unwrap();
-    let host = Host::with_cache_dir(&dir).unwrap();
-    assert_eq!(
-        host.load(&wasm, Limits::default())
-            .unwrap()
-            .task(5, 5)
-            .unwrap(),
-        reference
-    );
+    assert_eq!(fresh_task(), reference);
     assert_ne!(
         std::fs::read(path).unwrap(),
         bytes,
@@ -75,16 +69,10 @@ fn cached_modules_are_verified_before_use() {
 
     // Garbage and truncation are handled the same way.
     std::fs::write(path, b"short").unwrap();
-    let host = Host::with_cache_dir(&dir).unwrap();
-    assert_eq!(
-        host.load(&wasm, Limits::default())
-            .unwrap()
-            .task(5, 5)
-            .unwrap(),
-        reference
-    );
+    assert_eq!(fresh_task(), reference);
 
     // Another configuration (a different memory limit) is a different cache entry.
+    let host = Host::with_cache_dir(&dir).unwrap();
     let other = Limits {
         memory_bytes: 32 << 20,
         ..Limits::default()
