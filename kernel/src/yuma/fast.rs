@@ -154,7 +154,7 @@ fn run(input: &EpochInput, threads: Threads, ws: &mut Workspace) -> EpochOutput 
     let active_stake = &prelude.active_stake;
 
     // 5. Weights: masked while loaded, then row-normalized.
-    masked_weights(input, &prelude.permits, &mut ws.weights);
+    masked_weights(input, &prelude.permits, &mut ws.weights, threads);
     let weights = &ws.weights;
 
     // 6. Consensus.
@@ -440,43 +440,89 @@ fn at_divisor(divisors: &[Divisor], j: u16) -> &Divisor {
 
 /// Step 5: the weight rows of permitted validators, without self-weights (except the
 /// owner's), outdated entries or entries masked by commit-reveal, each row divided by its sum.
-fn masked_weights(input: &EpochInput, permits: &[bool], weights: &mut Csr) {
+///
+/// Built in two parallel passes over runs of rows: count what each row keeps, then fill each
+/// run's own slice of the (reused) buffers and normalize its rows in place.
+fn masked_weights(input: &EpochInput, permits: &[bool], weights: &mut Csr, threads: Threads) {
+    let n = input.n();
     let owner = input.owner_uid.map(usize::from);
     let registered = &input.block_at_registration;
     let commits = input.earliest_commit_block.as_deref();
-    weights.clear();
-    for (i, ((row, &permitted), &updated)) in input
-        .weights
-        .iter()
-        .zip(permits)
-        .zip(&input.last_update)
-        .enumerate()
-    {
+    // The entries of row i that survive the masks (none for an unpermitted row).
+    let kept = |i: usize| {
+        let permitted = permits.get(i).copied().unwrap_or(false);
+        let row = match input.weights.get(i) {
+            Some(row) if permitted => row.as_slice(),
+            _ => &[],
+        };
+        let updated = input.last_update.get(i).copied().unwrap_or(0);
+        let commit = commits
+            .and_then(|c| c.get(i).copied().flatten())
+            .unwrap_or(u64::MAX);
+        let self_weight_allowed = owner == Some(i);
+        row.iter().copied().filter(move |&(j, _)| {
+            let reg = at(registered, j);
+            (usize::from(j) != i || self_weight_allowed) && updated > reg && commit >= reg
+        })
+    };
+    let permitted_len = |i: usize| {
+        let permitted = permits.get(i).copied().unwrap_or(false);
         if permitted {
-            let commit = commits
-                .and_then(|c| c.get(i).copied().flatten())
-                .unwrap_or(u64::MAX);
-            let self_weight_allowed = owner == Some(i);
-            let first = weights.len();
-            let mut total = ZERO;
-            for &(j, w) in row {
-                let reg = at(registered, j);
-                if (usize::from(j) != i || self_weight_allowed) && updated > reg && commit >= reg {
-                    let w = from_u16(w);
-                    // Integers 0..=65535 whose sum fits (validated): exact, as the chain's `Sum`.
-                    total = total.saturating_add(w);
-                    weights.push(j, w);
+            input.weights.get(i).map_or(0, Vec::len)
+        } else {
+            0
+        }
+    };
+    let workers = worker_count((0..n).map(permitted_len).sum(), threads);
+    let ranges = row_cuts(n, workers, permitted_len);
+    let mut units = vec![(); ranges.len()];
+    let counts: Vec<usize> = par_chunks(&mut units, &ranges, |_, rows| {
+        rows.map(|i| kept(i).count()).collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    weights.clear();
+    let mut total = 0usize;
+    for count in &counts {
+        total = total.saturating_add(*count);
+        weights.start.push(total);
+    }
+    weights.cols.resize(total, 0);
+    weights.vals.resize(total, ZERO);
+    // Each run's slice of the entries, split off in order.
+    let mut slices = Vec::with_capacity(ranges.len());
+    let (mut cols, mut vals): (&mut [u16], &mut [I32F32]) = (&mut weights.cols, &mut weights.vals);
+    for rows in &ranges {
+        let len: usize = counts.get(rows.clone()).unwrap_or_default().iter().sum();
+        let len = len.min(cols.len()).min(vals.len());
+        let (c, c_rest) = std::mem::take(&mut cols).split_at_mut(len);
+        let (v, v_rest) = std::mem::take(&mut vals).split_at_mut(len);
+        (cols, vals) = (c_rest, v_rest);
+        slices.push((c, v));
+    }
+    par_chunks(&mut slices, &ranges, |(cols, vals), rows| {
+        let mut at_entry = 0usize;
+        for i in rows {
+            let first = at_entry;
+            let mut sum = ZERO;
+            for (j, w) in kept(i) {
+                let w = from_u16(w);
+                // Integers 0..=65535 whose sum fits (validated): exact, as the chain's `Sum`.
+                sum = sum.saturating_add(w);
+                if let (Some(c), Some(v)) = (cols.get_mut(at_entry), vals.get_mut(at_entry)) {
+                    (*c, *v) = (j, w);
                 }
+                at_entry = at_entry.saturating_add(1);
             }
-            if total > ZERO {
-                let divisor = Divisor::new(total);
-                for v in weights.vals.get_mut(first..).unwrap_or_default() {
+            if sum > ZERO {
+                let divisor = Divisor::new(sum);
+                for v in vals.get_mut(first..at_entry).unwrap_or_default() {
                     *v = divisor.divide(*v);
                 }
             }
         }
-        weights.end_row();
-    }
+    });
 }
 
 /// Step 6: the stake-weighted median of each column over the rows with positive stake.

@@ -259,6 +259,19 @@ impl EpochInput {
 fn check_rows(field: &'static str, rows: &[SparseRow], n: usize) -> Result<(), InputError> {
     let mut seen = vec![false; n];
     for (row, entries) in rows.iter().enumerate() {
+        // A row in strictly increasing uid order (the usual one) has no duplicate, and only
+        // its tail can run past n: no marking needed.
+        if entries.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+            if let Some(&(uid, _)) = entries.iter().find(|&&(uid, _)| usize::from(uid) >= n) {
+                return Err(InputError::UidOutOfRange {
+                    field,
+                    row,
+                    uid,
+                    last: n.saturating_sub(1),
+                });
+            }
+            continue;
+        }
         for &(uid, _) in entries {
             let Some(slot) = seen.get_mut(usize::from(uid)) else {
                 return Err(InputError::UidOutOfRange {
