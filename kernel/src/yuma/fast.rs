@@ -13,9 +13,12 @@
 //! - Yuma3 with liquid alpha evaluates the sigmoid only where a weight exists (the chain
 //!   evaluates it for all `n * n` pairs and then reads it only there), reproducing the
 //!   chain's forward walk over possibly unsorted rows, and caching it by its argument;
-//! - the weighted median and the liquid-alpha rows are split over threads; each column or
-//!   row is computed on its own and the results are assembled in order, so the output does
-//!   not depend on the number of threads.
+//! - the masked weights, the weighted median, clipping, the classic bonds merge and their
+//!   normalization, and the liquid-alpha rows run on worker threads over runs of rows or
+//!   blocks of columns; each row or column is computed on its own, per-worker column sums
+//!   (of non-negative values) and maxima combine in any order, and results are assembled in
+//!   order, so the output does not depend on the number of threads;
+//! - the large buffers are kept per thread between epochs.
 
 use std::cell::RefCell;
 use std::num::NonZeroUsize;
