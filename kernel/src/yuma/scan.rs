@@ -220,32 +220,13 @@ impl<'a> Scanner<'a> {
         value(self).map(Some)
     }
 
-    /// A u16 written as a plain integer, read with one bounds check per digit.
+    /// A u16 written as a plain integer.
     #[inline]
     fn u16(&mut self) -> Option<u16> {
         self.ws();
-        let start = self.pos;
-        let mut value: u32 = 0;
-        let mut end = start;
-        while let Some(&d) = self.bytes.get(end) {
-            if !d.is_ascii_digit() {
-                break;
-            }
-            value = value
-                .saturating_mul(10)
-                .saturating_add(u32::from(d.wrapping_sub(b'0')));
-            end = end.saturating_add(1);
-        }
-        let digits = end.saturating_sub(start);
-        let leading_zero = digits > 1 && self.bytes.get(start) == Some(&b'0');
-        if digits == 0 || digits > 5 || leading_zero {
-            return None;
-        }
-        if matches!(self.bytes.get(end), Some(b'.' | b'e' | b'E')) {
-            return None;
-        }
+        let (value, end) = plain_u16(self.bytes, self.pos)?;
         self.pos = end;
-        u16::try_from(value).ok()
+        Some(value)
     }
 
     /// `[[uid, value], ...]` rows of u16 pairs (a value out of range gives up, so that
@@ -290,38 +271,14 @@ impl<'a> Scanner<'a> {
     /// for the general path to handle.
     #[inline]
     fn compact_pair(&mut self) -> Option<(u16, u16)> {
-        let bytes = self.bytes.get(self.pos..)?;
-        let mut i = 0usize;
-        let number = |bytes: &[u8], i: &mut usize| -> Option<u16> {
-            let start = *i;
-            let mut value: u32 = 0;
-            while let Some(&d) = bytes.get(*i) {
-                if !d.is_ascii_digit() || *i >= start.saturating_add(5) {
-                    break;
-                }
-                value = value
-                    .saturating_mul(10)
-                    .saturating_add(u32::from(d.wrapping_sub(b'0')));
-                *i = i.saturating_add(1);
-            }
-            let digits = i.saturating_sub(start);
-            let canonical = digits == 1 || (digits > 1 && bytes.get(start) != Some(&b'0'));
-            (canonical && value <= u32::from(u16::MAX)).then_some(value as u16)
-        };
-        if bytes.first() != Some(&b'[') {
-            return None;
-        }
-        i = i.saturating_add(1);
-        let uid = number(bytes, &mut i)?;
-        if bytes.get(i) != Some(&b',') {
-            return None;
-        }
-        i = i.saturating_add(1);
-        let value = number(bytes, &mut i)?;
-        if bytes.get(i) != Some(&b']') {
-            return None;
-        }
-        self.pos = self.pos.saturating_add(i).saturating_add(1);
+        let bytes = self.bytes;
+        let at = |i: usize, byte: u8| (bytes.get(i) == Some(&byte)).then_some(());
+        at(self.pos, b'[')?;
+        let (uid, i) = plain_u16(bytes, self.pos.saturating_add(1))?;
+        at(i, b',')?;
+        let (value, i) = plain_u16(bytes, i.saturating_add(1))?;
+        at(i, b']')?;
+        self.pos = i.saturating_add(1);
         Some((uid, value))
     }
 
@@ -450,4 +407,32 @@ impl<'a> Scanner<'a> {
             earliest_commit_block: p.earliest_commit_block.flatten(),
         })
     }
+}
+
+/// A u16 written as a plain JSON integer at `start` (no sign, no leading zero, no fraction or
+/// exponent): its value and the position after it.
+#[inline]
+fn plain_u16(bytes: &[u8], start: usize) -> Option<(u16, usize)> {
+    let mut value: u32 = 0;
+    let mut end = start;
+    while let Some(&d) = bytes.get(end) {
+        // Six digits are more than a u16 holds: stop before the value can overflow.
+        if !d.is_ascii_digit() || end.saturating_sub(start) > 5 {
+            break;
+        }
+        value = value
+            .saturating_mul(10)
+            .saturating_add(u32::from(d.wrapping_sub(b'0')));
+        end = end.saturating_add(1);
+    }
+    let digits = end.saturating_sub(start);
+    let leading_zero = digits > 1 && bytes.get(start) == Some(&b'0');
+    if digits == 0
+        || digits > 5
+        || leading_zero
+        || matches!(bytes.get(end), Some(b'.' | b'e' | b'E'))
+    {
+        return None;
+    }
+    Some((u16::try_from(value).ok()?, end))
 }
