@@ -31,7 +31,9 @@ use super::fixed::{
     Divisor, ONE, ZERO, ema_alpha, exp_safe, from_u16, mul, normalize, sum, u16_proportion,
 };
 use super::reference::{liquid_alpha_diff, liquid_alpha_exponent, liquid_alpha_from_exp};
-use super::{EpochInput, EpochOutput, Hyperparams, InputError, Prelude, last_tempo, stored_row};
+use super::{
+    EpochInput, EpochOutput, Hyperparams, InputError, Prelude, at, last_tempo, stored_row,
+};
 
 /// Below this many matrix entries, threads cost more than they save.
 const PARALLEL_MIN_ENTRIES: usize = 32_768;
@@ -416,11 +418,6 @@ fn clip(w: I32F32, consensus: I32F32, penalty: I32F32) -> (Option<I32F32>, Optio
         (value > ZERO).then_some(value)
     };
     (clipped, for_bonds)
-}
-
-#[inline]
-fn at<T: Copy + Default>(xs: &[T], j: u16) -> T {
-    xs.get(usize::from(j)).copied().unwrap_or_default()
 }
 
 /// `xs[j] = xs[j].saturating_add(x)`. All the sums built this way add non-negative values,

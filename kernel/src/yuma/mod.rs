@@ -243,6 +243,12 @@ fn topk_nonzero(values: &[I32F32], k: usize) -> Vec<bool> {
     result
 }
 
+/// `xs[j]`, or the default (0) for a uid past the end, as the chain's `get(j)` lookups read.
+#[inline]
+fn at<T: Copy + Default>(xs: &[T], j: u16) -> T {
+    xs.get(usize::from(j)).copied().unwrap_or_default()
+}
+
 /// `last_tempo`: bonds to uids registered at or after it are dropped.
 fn last_tempo(input: &EpochInput) -> u64 {
     if input.last_mechanism_step_block == 0 {

@@ -13,7 +13,7 @@ use super::fixed::{
     ONE, ZERO, clamp, ema_alpha, exp_safe_reference, from_u16, normalize, safe_div, sum,
     u16_proportion,
 };
-use super::{EpochInput, EpochOutput, InputError, Prelude, last_tempo};
+use super::{EpochInput, EpochOutput, InputError, Prelude, at, last_tempo};
 
 type Sparse = Vec<Vec<(u16, I32F32)>>;
 
@@ -110,7 +110,7 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
             .map(|row| {
                 sum(row
                     .iter()
-                    .map(|&(j, b)| b.saturating_mul(at_fixed(&incentive, j)))
+                    .map(|&(j, b)| b.saturating_mul(at(&incentive, j)))
                     .filter(|&x| x != ZERO))
             })
             .collect();
@@ -144,7 +144,7 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
             .iter()
             .map(|row| {
                 row.iter().fold(ZERO, |acc, &(j, b)| {
-                    acc.saturating_add(at_fixed(&incentive, j).saturating_mul(b))
+                    acc.saturating_add(at(&incentive, j).saturating_mul(b))
                 })
             })
             .collect();
@@ -163,14 +163,6 @@ pub fn epoch(input: &EpochInput) -> Result<EpochOutput, InputError> {
         &validator_trust,
         bonds,
     ))
-}
-
-fn at(xs: &[u64], j: u16) -> u64 {
-    xs.get(usize::from(j)).copied().unwrap_or(0)
-}
-
-fn at_fixed(xs: &[I32F32], j: u16) -> I32F32 {
-    xs.get(usize::from(j)).copied().unwrap_or(ZERO)
 }
 
 /// Drops `(i, j)` when `last_update_i <= block_at_registration_j` (outdated weights).
@@ -267,7 +259,7 @@ fn clip_columns(weights: &Sparse, consensus: &[I32F32]) -> Sparse {
         .map(|row| {
             row.iter()
                 .filter_map(|&(j, w)| {
-                    let threshold = at_fixed(consensus, j);
+                    let threshold = at(consensus, j);
                     if threshold < w {
                         (threshold > ZERO).then_some((j, threshold))
                     } else {
@@ -338,7 +330,7 @@ fn col_normalize(matrix: &mut Sparse, n: usize) {
     }
     for row in matrix.iter_mut() {
         for (j, v) in row.iter_mut() {
-            let total = at_fixed(&sums, *j);
+            let total = at(&sums, *j);
             if total != ZERO {
                 *v = safe_div(*v, total);
             }
@@ -360,7 +352,7 @@ fn col_max_upscale(matrix: &mut Sparse, n: usize) {
     }
     for row in matrix.iter_mut() {
         for (j, v) in row.iter_mut() {
-            let max = at_fixed(&maxes, *j);
+            let max = at(&maxes, *j);
             if max != ZERO {
                 *v = safe_div(*v, max);
             }
