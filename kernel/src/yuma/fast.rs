@@ -1030,17 +1030,22 @@ impl Csr {
     }
 
     fn rows_mut(&mut self) -> impl Iterator<Item = (&[u16], &mut [I32F32])> {
-        let mut cols: &[u16] = &self.cols;
+        self.rows_both_mut().map(|(c, v)| (&*c, v))
+    }
+
+    /// Each row's columns and values, both mutable.
+    fn rows_both_mut(&mut self) -> impl Iterator<Item = (&mut [u16], &mut [I32F32])> {
+        let mut cols: &mut [u16] = &mut self.cols;
         let mut vals: &mut [I32F32] = &mut self.vals;
         self.start.windows(2).map(move |w| {
             let len = match *w {
                 [a, b] => b.saturating_sub(a),
                 _ => 0,
             };
-            let (c, c_rest) = cols.split_at(len.min(cols.len()));
-            cols = c_rest;
-            let (v, v_rest) = std::mem::take(&mut vals).split_at_mut(len.min(c.len()));
-            vals = v_rest;
+            let len = len.min(cols.len()).min(vals.len());
+            let (c, c_rest) = std::mem::take(&mut cols).split_at_mut(len);
+            let (v, v_rest) = std::mem::take(&mut vals).split_at_mut(len);
+            (cols, vals) = (c_rest, v_rest);
             (c, v)
         })
     }
@@ -1048,18 +1053,7 @@ impl Csr {
     /// Sorts each row by uid (rows are checked first: most are already sorted).
     fn sort_rows(&mut self) {
         let mut pairs: Vec<(u16, I32F32)> = Vec::new();
-        let mut cols: &mut [u16] = &mut self.cols;
-        let mut vals: &mut [I32F32] = &mut self.vals;
-        for w in self.start.windows(2) {
-            let len = match *w {
-                [a, b] => b.saturating_sub(a),
-                _ => 0,
-            };
-            let len = len.min(cols.len());
-            let (c, c_rest) = std::mem::take(&mut cols).split_at_mut(len);
-            cols = c_rest;
-            let (v, v_rest) = std::mem::take(&mut vals).split_at_mut(len.min(c.len()));
-            vals = v_rest;
+        for (c, v) in self.rows_both_mut() {
             if c.is_sorted() {
                 continue;
             }
