@@ -1,13 +1,17 @@
 //! The ganglion kernel: the parts every node runs, whatever its subnets.
 //!
 //! ganglion keeps Bittensor's economy in a small kernel and moves each subnet's rules into
-//! sandboxed plugins. This crate is that kernel. Today it holds one of its three rooms:
+//! sandboxed plugins. This crate is that kernel:
 //!
 //! - [`yuma`]: the Yuma Consensus epoch, bit-exact with subtensor's, as pure functions over
 //!   plain inputs.
+//! - [`chain`]: keys and wallets, Substrate-format extrinsics, the state and the one function
+//!   that changes it, blocks, the transaction pool, sled storage and the consensus seam.
+//! - [`node`]: the running service: the chain, its authoring loop and the JSON-RPC server, and
+//!   a client for it.
 //!
-//! The chain (keys, extrinsics, blocks on sled, the economy), the p2p layer (libp2p) and the
-//! node service that composes them are not built yet.
+//! The p2p layer (libp2p) and the economy's modules (subnets, staking, weights, emission) are
+//! not built yet.
 //!
 //! ```
 //! use ganglion_kernel::yuma::case::Case;
@@ -35,6 +39,8 @@
 #![doc(test(attr(deny(warnings))))]
 #![warn(unused_crate_dependencies)]
 
+pub mod chain;
+pub mod node;
 pub mod yuma;
 
 #[cfg(test)]

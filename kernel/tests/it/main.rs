@@ -1,4 +1,9 @@
-//! Integration tests of the kernel: the public Yuma vectors and property tests.
+//! Integration tests of the kernel: the public Yuma vectors and property tests, keys and
+//! wallets against published vectors, the chain end to end, and the node's RPC.
 
+mod chain;
+mod keys;
 mod props;
+mod rpc;
 mod vectors;
+mod wallet;

@@ -1,0 +1,198 @@
+//! The node in process: JSON-RPC answers, subscriptions, and errors for bad requests.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ganglion_kernel::chain::genesis::GenesisConfig;
+use ganglion_kernel::chain::keys::Pair;
+use ganglion_kernel::chain::pool::PoolLimits;
+use ganglion_kernel::node::client::RpcClient;
+use ganglion_kernel::node::{Node, NodeConfig};
+use jsonrpsee::core::client::{ClientT, Error, SubscriptionClientT};
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::Value;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt")
+}
+
+async fn start(dir: &std::path::Path) -> Node {
+    let mut genesis = GenesisConfig::dev();
+    genesis.block_time_ms = 200;
+    Node::start(NodeConfig {
+        base_path: dir.to_owned(),
+        genesis,
+        rpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        authority: Some(Pair::from_uri("//Alice").expect("key")),
+        pool: PoolLimits::default(),
+        rpc_max_connections: 16,
+    })
+    .await
+    .expect("node starts")
+}
+
+fn code(e: Error) -> i32 {
+    match e {
+        Error::Call(obj) => obj.code(),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+#[test]
+fn rpc_answers_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime().block_on(async {
+        let node = start(dir.path()).await;
+        let url = format!("ws://{}", node.rpc_addr());
+        let ws = WsClientBuilder::default()
+            .build(&url)
+            .await
+            .expect("connect");
+
+        let name: String = ws
+            .request("system_name", rpc_params![])
+            .await
+            .expect("name");
+        assert_eq!(name, "ganglion");
+        let health: Value = ws
+            .request("system_health", rpc_params![])
+            .await
+            .expect("health");
+        assert_eq!(health["isSyncing"], Value::Bool(false));
+        let genesis: Value = ws
+            .request("chain_getBlockHash", rpc_params![0])
+            .await
+            .expect("hash");
+        assert_eq!(genesis.as_str().expect("hex").len(), 66);
+        let version: Value = ws
+            .request("state_getRuntimeVersion", rpc_params![])
+            .await
+            .expect("version");
+        assert_eq!(version["specName"], "ganglion");
+
+        // New heads arrive by subscription.
+        let mut heads = ws
+            .subscribe::<Value, _>(
+                "chain_subscribeNewHeads",
+                rpc_params![],
+                "chain_unsubscribeNewHeads",
+            )
+            .await
+            .expect("subscribe");
+        let first = tokio::time::timeout(Duration::from_secs(10), heads.next())
+            .await
+            .expect("a head");
+        let second = tokio::time::timeout(Duration::from_secs(10), heads.next())
+            .await
+            .expect("a head");
+        let number = |v: Option<Result<Value, _>>| {
+            let v = v.expect("item").expect("header");
+            u32::from_str_radix(
+                v["number"]
+                    .as_str()
+                    .expect("number")
+                    .trim_start_matches("0x"),
+                16,
+            )
+            .expect("hex")
+        };
+        assert!(number(second) > number(first));
+
+        // A transfer through the client: submitted, watched, included, reported.
+        let client = RpcClient::connect(&url).await.expect("client");
+        let bob = Pair::from_uri("//Bob").expect("key").public();
+        let receipt = client
+            .transfer(
+                &Pair::from_uri("//Alice").expect("key"),
+                bob,
+                1_000_000_000,
+                true,
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("transfer");
+        assert_eq!(receipt.error, None);
+        let block: Value = ws
+            .request("chain_getBlock", rpc_params![receipt.block.to_string()])
+            .await
+            .expect("block");
+        assert_eq!(
+            block["block"]["extrinsics"].as_array().expect("list").len(),
+            1
+        );
+        assert_eq!(
+            block["certificate"]["votes"]
+                .as_array()
+                .expect("votes")
+                .len(),
+            1
+        );
+
+        // Bad requests: errors, never a crash.
+        let e = ws
+            .request::<Value, _>("author_submitExtrinsic", rpc_params!["zz"])
+            .await
+            .expect_err("not hex");
+        assert_eq!(code(e), -32602);
+        let e = ws
+            .request::<Value, _>("author_submitExtrinsic", rpc_params!["0x0400"])
+            .await
+            .expect_err("malformed");
+        assert_eq!(code(e), 1010);
+        let e = ws
+            .request::<Value, _>("author_submitExtrinsic", rpc_params![])
+            .await
+            .expect_err("no params");
+        assert_eq!(code(e), -32602);
+        let e = ws
+            .request::<Value, _>("ganglion_accountInfo", rpc_params!["5Grw"])
+            .await
+            .expect_err("address");
+        assert_eq!(code(e), -32602);
+        let e = ws
+            .request::<Value, _>("chain_getBlockHash", rpc_params![-1])
+            .await
+            .expect_err("number");
+        assert_eq!(code(e), -32602);
+        let e = ws
+            .request::<Value, _>("state_getStorage", rpc_params!["0x00", genesis])
+            .await
+            .expect_err("old state");
+        assert_eq!(code(e), 4003);
+        let e = ws
+            .request::<Value, _>("no_such_method", rpc_params![])
+            .await
+            .expect_err("unknown");
+        assert_eq!(code(e), -32601);
+        let missing: Value = ws
+            .request(
+                "chain_getBlock",
+                rpc_params![format!("0x{}", "11".repeat(32))],
+            )
+            .await
+            .expect("null");
+        assert_eq!(missing, Value::Null);
+        let e = ws
+            .subscribe::<Value, _>(
+                "author_submitAndWatchExtrinsic",
+                rpc_params!["0x0400"],
+                "author_unwatchExtrinsic",
+            )
+            .await
+            .expect_err("refused subscription");
+        assert_eq!(code(e), 1010);
+
+        // The node still serves after all of that.
+        let info: Value = ws
+            .request("ganglion_accountInfo", rpc_params![bob.to_string()])
+            .await
+            .expect("info");
+        assert_eq!(info["freeTao"], "1000001");
+        node.stop().await;
+    });
+}
