@@ -35,6 +35,14 @@ pub(crate) enum Command {
     /// Subnet plugins: check a module against the ABI, run its entry points, watch a file.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run a chain node: blocks on disk, the transaction pool, authoring, JSON-RPC.
+    Node(NodeArgs),
+    /// Show an account's balance and nonce, read from a node.
+    Balance(BalanceArgs),
+    /// Send TAO from one account to another through a node, and wait for the block.
+    Transfer(TransferArgs),
+    /// Wallets: a coldkey and named hotkeys on disk; make, import, list and inspect keys.
+    Wallet(WalletCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,4 +259,203 @@ mod tests {
             "docs/cli.md is stale: run `GANGLION_BLESS=1 cargo test -p ganglion cli_reference` and commit it"
         );
     }
+}
+
+/// Arguments of `ganglion node`.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArgs {
+    /// Run the development chain: //Alice authors one-second blocks; //Alice to //Ferdie hold
+    /// 1,000,000 TAO each.
+    #[arg(long, conflicts_with = "chain")]
+    pub(crate) dev: bool,
+    /// Run the chain of this genesis config file (JSON; see docs/chain.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) chain: Option<PathBuf>,
+    /// Where the node keeps its database [default with --dev: a temporary directory, deleted
+    /// on exit].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) base_path: Option<PathBuf>,
+    /// The JSON-RPC port (HTTP and WebSocket), on 127.0.0.1.
+    #[arg(long, value_name = "PORT", default_value_t = 9944)]
+    pub(crate) rpc_port: u16,
+    /// Listen for RPC on every interface, not only 127.0.0.1.
+    #[arg(long)]
+    pub(crate) rpc_external: bool,
+    /// Author blocks with this authority key (secret URI, or a wallet's NAME or NAME/HOTKEY)
+    /// [default with --dev: //Alice].
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) authority: Option<String>,
+    /// Block time in milliseconds, overriding the genesis config's.
+    #[arg(long, value_name = "MS")]
+    pub(crate) block_time: Option<u64>,
+    /// Wallet directory for --authority wallet names [default: ~/.ganglion/wallets].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) wallet_path: Option<PathBuf>,
+}
+
+/// Where a client command finds the node, and how it prints.
+#[derive(Debug, Args)]
+pub(crate) struct ClientArgs {
+    /// The node's WebSocket RPC address.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub(crate) url: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Wallet directory for wallet names [default: ~/.ganglion/wallets].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) wallet_path: Option<PathBuf>,
+}
+
+/// Arguments of `ganglion balance`.
+#[derive(Debug, Args)]
+pub(crate) struct BalanceArgs {
+    /// An SS58 address, a secret URI (//Alice), or a wallet's NAME or NAME/HOTKEY.
+    pub(crate) account: String,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+/// Arguments of `ganglion transfer`.
+#[derive(Debug, Args)]
+pub(crate) struct TransferArgs {
+    /// Who sends and signs: a secret URI (//Alice) or a wallet's NAME (its coldkey) or
+    /// NAME/HOTKEY.
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) from: String,
+    /// The recipient: an SS58 address, a secret URI or a wallet name.
+    #[arg(long, value_name = "ADDRESS")]
+    pub(crate) to: String,
+    /// How much, in TAO (up to 9 decimals: 0.000000001 TAO is 1 rao).
+    #[arg(long, value_name = "TAO")]
+    pub(crate) amount: String,
+    /// Allow the sender to fall below the existential deposit (its dust is burned and the
+    /// account removed). Without it the transfer is refused in that case.
+    #[arg(long)]
+    pub(crate) allow_death: bool,
+    /// Seconds to wait for the block.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+/// `ganglion wallet`: keys on disk.
+#[derive(Debug, Args)]
+pub(crate) struct WalletCommand {
+    /// The wallet directory (each wallet is a subdirectory) [default: ~/.ganglion/wallets].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) wallet_path: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) action: WalletAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WalletAction {
+    /// Create a wallet with a new coldkey and print its address and mnemonic.
+    ///
+    /// The mnemonic is the only way to recover the key: write it down and keep it offline.
+    /// With --encrypt the coldkey file is encrypted with a password (argon2id and
+    /// XChaCha20-Poly1305), read from GANGLION_WALLET_PASSWORD or asked for twice on the
+    /// terminal.
+    New(WalletNewArgs),
+    /// Add a hotkey to a wallet and print its address and mnemonic.
+    ///
+    /// Hotkeys are stored unencrypted, so that validators and miners can load them
+    /// unattended.
+    NewHotkey(WalletNewHotkeyArgs),
+    /// List the wallets, their coldkey addresses and their hotkeys.
+    List(WalletListArgs),
+    /// Print a key's SS58 address and public key.
+    ///
+    /// The key is an address (SS58, or 0x and a 32-byte public key), a secret URI (//Alice,
+    /// a mnemonic), or a wallet's NAME (its coldkey; no password needed) or NAME/HOTKEY.
+    Inspect(WalletInspectArgs),
+    /// Create a wallet from an existing mnemonic or secret URI.
+    ///
+    /// Bring a btcli coldkey's mnemonic, say: the address is the same. Without the argument
+    /// the mnemonic is read from standard input (without echo on a terminal), so that it
+    /// stays out of the shell history.
+    Import(WalletImportArgs),
+}
+
+/// Arguments of `ganglion wallet new`.
+#[derive(Debug, Args)]
+pub(crate) struct WalletNewArgs {
+    /// The wallet's name (letters, digits, '_' and '-').
+    #[arg(long, default_value = "default")]
+    pub(crate) name: String,
+    /// Words in the mnemonic: 12, 15, 18, 21 or 24.
+    #[arg(long, default_value_t = 12)]
+    pub(crate) words: usize,
+    /// Encrypt the coldkey with a password.
+    #[arg(long)]
+    pub(crate) encrypt: bool,
+    /// Replace the wallet's existing coldkey (lost unless you hold its mnemonic).
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// Print `{"name", "path", "ss58_address", "public_key", "encrypted", "secret_phrase"}`.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion wallet new-hotkey`.
+#[derive(Debug, Args)]
+pub(crate) struct WalletNewHotkeyArgs {
+    /// The wallet.
+    #[arg(long, default_value = "default")]
+    pub(crate) name: String,
+    /// The hotkey's name (letters, digits, '_' and '-').
+    #[arg(long)]
+    pub(crate) hotkey: String,
+    /// Words in the mnemonic: 12, 15, 18, 21 or 24.
+    #[arg(long, default_value_t = 12)]
+    pub(crate) words: usize,
+    /// Replace an existing hotkey of that name (lost unless you hold its mnemonic).
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// Print `{"wallet", "hotkey", "ss58_address", "public_key", "secret_phrase"}`.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion wallet list`.
+#[derive(Debug, Args)]
+pub(crate) struct WalletListArgs {
+    /// Print a JSON list of `{"name", "ss58_address", "encrypted", "hotkeys": [{"name",
+    /// "ss58_address"}]}`.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion wallet inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct WalletInspectArgs {
+    /// The key: an SS58 address, 0x and a 32-byte public key, a secret URI, NAME or
+    /// NAME/HOTKEY.
+    #[arg(value_name = "KEY_OR_URI")]
+    pub(crate) key: String,
+    /// Print `{"ss58_address", "public_key"}`.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion wallet import`.
+#[derive(Debug, Args)]
+pub(crate) struct WalletImportArgs {
+    /// The mnemonic or secret URI (quote it) [default: read from standard input].
+    #[arg(value_name = "URI_OR_PHRASE")]
+    pub(crate) uri: Option<String>,
+    /// The wallet's name (letters, digits, '_' and '-').
+    #[arg(long, default_value = "default")]
+    pub(crate) name: String,
+    /// Encrypt the coldkey with a password.
+    #[arg(long)]
+    pub(crate) encrypt: bool,
+    /// Replace the wallet's existing coldkey (lost unless you hold its mnemonic).
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// Print `{"name", "path", "ss58_address", "public_key", "encrypted"}`.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

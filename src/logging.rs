@@ -5,10 +5,12 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::LogArgs;
 
 /// Installs a stderr subscriber. `RUST_LOG` wins; otherwise `-v` raises ganglion's level
-/// (warn, then info, debug, trace).
-pub(crate) fn init(args: &LogArgs) {
+/// (warn, then info, debug, trace). Long-running services (`quiet_default` false) start at
+/// info.
+pub(crate) fn init(args: &LogArgs, quiet_default: bool) {
     let level = match args.verbose {
-        0 => "warn",
+        0 if quiet_default => "warn",
+        0 => "info",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -20,7 +20,8 @@ mod logging;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init(&cli.log);
+    let service = matches!(cli.command, cli::Command::Node(_));
+    logging::init(&cli.log, !service);
     match cmd::run(cli.command) {
         Ok(code) => code,
         Err(err) => {

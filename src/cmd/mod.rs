@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use crate::cli::{Command, PluginCommand, YumaCommand};
 
+mod account;
 #[cfg(test)]
 pub(crate) mod docs;
+mod node;
 mod plugin;
+pub(crate) mod wallet;
 mod yuma;
 
 /// Runs one command; the exit code is 0 on success, 1 when a check finds a difference.
@@ -18,6 +21,10 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Plugin(PluginCommand::Check(args)) => plugin::check(&args),
         Command::Plugin(PluginCommand::Run(args)) => plugin::run(&args),
         Command::Plugin(PluginCommand::Watch(args)) => plugin::watch(&args),
+        Command::Node(args) => node::run(&args),
+        Command::Balance(args) => account::balance(&args),
+        Command::Transfer(args) => account::transfer(&args),
+        Command::Wallet(args) => wallet::run(&args),
     }
 }
 

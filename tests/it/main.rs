@@ -1,4 +1,6 @@
 //! End-to-end tests of the `ganglion` binary: real processes, real files.
 
+mod node_e2e;
 mod plugin_cli;
+mod wallet_cli;
 mod yuma_cli;

@@ -1,0 +1,120 @@
+//! `ganglion node`: runs a chain node until Ctrl-C (or SIGTERM).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use ganglion_kernel::chain::genesis::GenesisConfig;
+use ganglion_kernel::chain::keys::Pair;
+use ganglion_kernel::chain::pool::PoolLimits;
+use ganglion_kernel::node::{Node, NodeConfig};
+
+use super::BadInput;
+use super::account::{signer, wallet_root};
+use crate::cli::NodeArgs;
+
+pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
+    let mut genesis = if args.dev {
+        GenesisConfig::dev()
+    } else if let Some(path) = &args.chain {
+        let bytes = std::fs::read(path).map_err(|e| {
+            BadInput(format!(
+                "cannot read the genesis config {}: {e}",
+                path.display()
+            ))
+        })?;
+        GenesisConfig::from_json(&bytes)
+            .map_err(|e| BadInput(format!("{}: {e}", path.display())))?
+    } else {
+        return Err(BadInput(
+            "choose a chain: --dev for the development chain, or --chain FILE for a genesis config"
+                .into(),
+        )
+        .into());
+    };
+    if let Some(ms) = args.block_time {
+        genesis.block_time_ms = ms;
+        genesis
+            .validate()
+            .map_err(|e| BadInput(format!("--block-time: {e}")))?;
+    }
+    let authority = match &args.authority {
+        Some(spec) => Some(signer(spec, &wallet_root(args.wallet_path.as_ref())?)?),
+        None if args.dev => Some(Pair::from_uri("//Alice").context("the dev authority key")?),
+        None => None,
+    };
+    let mut _temp = None;
+    let base_path: PathBuf = match &args.base_path {
+        Some(p) => p.clone(),
+        None if args.dev => {
+            let dir = tempfile::Builder::new()
+                .prefix("ganglion-dev-")
+                .tempdir()
+                .context("creating a temporary base path")?;
+            let path = dir.path().to_owned();
+            _temp = Some(dir);
+            path
+        }
+        None => {
+            let hash = genesis
+                .build()
+                .map_err(|e| BadInput(e.to_string()))?
+                .header
+                .hash();
+            let home = std::env::var_os("HOME")
+                .ok_or_else(|| BadInput("HOME is not set: pass --base-path DIR".into()))?;
+            PathBuf::from(home)
+                .join(".ganglion/chains")
+                .join(&hash.to_string()[2..18])
+        }
+    };
+    let host = if args.rpc_external {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        Ipv4Addr::LOCALHOST
+    };
+    let config = NodeConfig {
+        base_path: base_path.clone(),
+        genesis,
+        rpc_addr: SocketAddr::from((host, args.rpc_port)),
+        authority,
+        pool: PoolLimits::default(),
+        rpc_max_connections: 100,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let node = Node::start(config).await?;
+        let addr = node.rpc_addr();
+        println!("ganglion node running");
+        println!("  base path: {}", base_path.display());
+        println!("  head:      #{}", node.head_number());
+        println!("  RPC:       ws://{addr} and http://{addr}");
+        println!("Ctrl-C stops it.");
+        shutdown_signal().await;
+        println!("stopping...");
+        node.stop().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
