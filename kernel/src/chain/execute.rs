@@ -16,8 +16,7 @@ use super::extrinsic::{Additional, BalancesCall, Call, Extrinsic, ExtrinsicError
 use super::hashing::H256;
 use super::keys::{self, AccountId, Signature};
 use super::state::{
-    AccountData, AccountInfo, Authority, ChainParams, DispatchError, Event, EventRecord, LtHash,
-    keys as k,
+    AccountInfo, Authority, ChainParams, DispatchError, Event, EventRecord, LtHash, keys as k,
 };
 use super::store::StoreError;
 use super::units::Balance;
@@ -235,13 +234,25 @@ struct Entry {
     current: Option<Vec<u8>>,
 }
 
-/// Reads and writes over a committed state.
-struct Overlay<'a> {
+/// A journal entry: a key and its value before a write (`None`: not in the overlay then).
+type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
+
+/// Reads and writes over a committed state, with a journal so a failed call can be undone.
+pub(crate) struct Overlay<'a> {
     base: &'a dyn StateView,
     entries: BTreeMap<Vec<u8>, Entry>,
+    journal: Option<Vec<Undo>>,
 }
 
 impl<'a> Overlay<'a> {
+    fn new(base: &'a dyn StateView) -> Overlay<'a> {
+        Overlay {
+            base,
+            entries: BTreeMap::new(),
+            journal: None,
+        }
+    }
+
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(e) = self.entries.get(key) {
             return Ok(e.current.clone());
@@ -259,10 +270,17 @@ impl<'a> Overlay<'a> {
 
     fn set(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<(), StoreError> {
         if let Some(e) = self.entries.get_mut(&key) {
-            e.current = value;
+            if let Some(journal) = &mut self.journal {
+                journal.push((key, Some(std::mem::replace(&mut e.current, value))));
+            } else {
+                e.current = value;
+            }
             return Ok(());
         }
         let original = self.base.read(&key)?;
+        if let Some(journal) = &mut self.journal {
+            journal.push((key.clone(), None));
+        }
         self.entries.insert(
             key,
             Entry {
@@ -271,6 +289,32 @@ impl<'a> Overlay<'a> {
             },
         );
         Ok(())
+    }
+
+    /// Starts recording writes so that [`Overlay::revert`] can undo them.
+    fn begin(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Keeps the writes since [`Overlay::begin`].
+    fn keep(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes every write since [`Overlay::begin`].
+    fn revert(&mut self) {
+        for (key, before) in self.journal.take().unwrap_or_default().into_iter().rev() {
+            match before {
+                Some(value) => {
+                    if let Some(e) = self.entries.get_mut(&key) {
+                        e.current = value;
+                    }
+                }
+                None => {
+                    self.entries.remove(&key);
+                }
+            }
+        }
     }
 
     fn decode<T: Decode>(&mut self, key: &[u8]) -> Result<Option<T>, BlockError> {
@@ -283,6 +327,161 @@ impl<'a> Overlay<'a> {
                 ))
             }),
         }
+    }
+}
+
+/// Why a call failed: a rule said no (the call is undone, its fee kept), or the state could not
+/// be read (the block cannot be built).
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// Refused by a rule.
+    Dispatch(DispatchError),
+    /// The state is unreadable.
+    Fatal(BlockError),
+}
+
+impl From<DispatchError> for Fail {
+    fn from(e: DispatchError) -> Self {
+        Fail::Dispatch(e)
+    }
+}
+
+impl From<BlockError> for Fail {
+    fn from(e: BlockError) -> Self {
+        Fail::Fatal(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Fatal(e.into())
+    }
+}
+
+/// What a call or a block step sees: typed state access, events, issuance, the block number.
+pub(crate) struct Ctx<'x, 'a> {
+    overlay: &'x mut Overlay<'a>,
+    events: &'x mut Vec<EventRecord>,
+    issuance: &'x mut Balance,
+    /// The block being built.
+    pub(crate) block: u32,
+    /// The extrinsic being applied (`None` during block initialization).
+    pub(crate) phase: Option<u32>,
+    /// The chain parameters.
+    pub(crate) params: ChainParams,
+    /// The parent block.
+    pub(crate) parent: Parent,
+}
+
+impl Ctx<'_, '_> {
+    /// Reads and decodes a value.
+    pub(crate) fn get<T: Decode>(&mut self, key: &[u8]) -> Result<Option<T>, BlockError> {
+        self.overlay.decode(key)
+    }
+
+    /// Reads a value or its default.
+    pub(crate) fn get_or_default<T: Decode + Default>(
+        &mut self,
+        key: &[u8],
+    ) -> Result<T, BlockError> {
+        Ok(self.overlay.decode(key)?.unwrap_or_default())
+    }
+
+    /// Writes a value.
+    pub(crate) fn put<T: Encode>(&mut self, key: Vec<u8>, value: &T) -> Result<(), BlockError> {
+        Ok(self.overlay.set(key, Some(value.encode()))?)
+    }
+
+    /// Deletes a value.
+    pub(crate) fn remove(&mut self, key: Vec<u8>) -> Result<(), BlockError> {
+        Ok(self.overlay.set(key, None)?)
+    }
+
+    /// Records an event.
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.events.push(EventRecord {
+            extrinsic: self.phase,
+            event,
+        });
+    }
+
+    /// Every rao in existence.
+    pub(crate) fn issuance(&self) -> Balance {
+        *self.issuance
+    }
+
+    /// Creates `amount` rao (emission).
+    pub(crate) fn mint(&mut self, amount: Balance) {
+        *self.issuance = self.issuance.saturating_add(amount);
+    }
+
+    /// Destroys `amount` rao (burns, fees, dust).
+    pub(crate) fn burn(&mut self, amount: Balance) -> Result<(), BlockError> {
+        *self.issuance = self.issuance.saturating_sub(amount);
+        let burned: Balance = self.get_or_default(&k::total_burned())?;
+        self.put(k::total_burned(), &burned.saturating_add(amount))
+    }
+
+    /// An account (empty if it does not exist).
+    pub(crate) fn account(&mut self, who: &AccountId) -> Result<AccountInfo, BlockError> {
+        self.get_or_default(&k::account(who))
+    }
+
+    /// Writes an account; one with no providers and nonce 0 is removed.
+    pub(crate) fn put_account(
+        &mut self,
+        who: &AccountId,
+        info: &AccountInfo,
+    ) -> Result<(), BlockError> {
+        if info.providers == 0 && info.nonce == 0 {
+            self.remove(k::account(who))
+        } else {
+            self.put(k::account(who), info)
+        }
+    }
+
+    /// Takes `amount` from `who`'s free balance (to stake, lock or burn: the caller decides).
+    /// With `keep_alive` the account must keep the existential deposit.
+    pub(crate) fn withdraw(
+        &mut self,
+        who: &AccountId,
+        amount: Balance,
+        keep_alive: bool,
+    ) -> Result<(), Fail> {
+        let mut info = self.account(who)?;
+        let Some(left) = info.data.free.checked_sub(amount) else {
+            return Err(DispatchError::InsufficientBalance {
+                free: info.data.free,
+                needed: amount,
+            }
+            .into());
+        };
+        if keep_alive && left < self.params.existential_deposit {
+            return Err(DispatchError::KeepAlive.into());
+        }
+        info.data.free = left;
+        self.put_account(who, &info)?;
+        Ok(())
+    }
+
+    /// Adds `amount` to `who`'s free balance, creating the account if needed (refused below
+    /// the existential deposit).
+    pub(crate) fn deposit(&mut self, who: &AccountId, amount: Balance) -> Result<(), Fail> {
+        let mut info = self.account(who)?;
+        if info.providers == 0 {
+            if amount < self.params.existential_deposit {
+                return Err(DispatchError::ExistentialDeposit.into());
+            }
+            info.providers = 1;
+            self.emit(Event::NewAccount { account: *who });
+        }
+        info.data.free = info
+            .data
+            .free
+            .checked_add(amount)
+            .ok_or(DispatchError::Overflow)?;
+        self.put_account(who, &info)?;
+        Ok(())
     }
 }
 
@@ -415,10 +614,7 @@ pub struct BlockBuilder<'a> {
 impl<'a> BlockBuilder<'a> {
     /// Starts block `parent.number + 1` over `view`, the state after `parent`.
     pub fn new(view: &'a dyn StateView, parent: Parent) -> Result<BlockBuilder<'a>, BlockError> {
-        let mut overlay = Overlay {
-            base: view,
-            entries: BTreeMap::new(),
-        };
+        let mut overlay = Overlay::new(view);
         let missing = |what: &str| BlockError::State(format!("{what} is missing from state"));
         let params: ChainParams = overlay
             .decode(&k::chain_params())?
@@ -442,7 +638,7 @@ impl<'a> BlockBuilder<'a> {
         }
         overlay.set(k::number(), Some(number.encode()))?;
         overlay.set(k::parent_hash(), Some(parent.hash.encode()))?;
-        Ok(BlockBuilder {
+        let mut builder = BlockBuilder {
             overlay,
             parent,
             number,
@@ -453,7 +649,9 @@ impl<'a> BlockBuilder<'a> {
             extrinsics: Vec::new(),
             hashes: Vec::new(),
             bytes: 0,
-        })
+        };
+        super::economy::on_initialize(&mut builder.ctx(None))?;
+        Ok(builder)
     }
 
     /// The chain parameters in force.
@@ -471,18 +669,22 @@ impl<'a> BlockBuilder<'a> {
         self.extrinsics.is_empty()
     }
 
-    fn account(&mut self, who: &AccountId) -> Result<AccountInfo, BlockError> {
-        Ok(self.overlay.decode(&k::account(who))?.unwrap_or_default())
-    }
-
-    fn put_account(&mut self, who: &AccountId, info: &AccountInfo) -> Result<(), BlockError> {
-        let value = (info.providers > 0).then(|| info.encode());
-        Ok(self.overlay.set(k::account(who), value)?)
+    fn ctx(&mut self, phase: Option<u32>) -> Ctx<'_, 'a> {
+        Ctx {
+            overlay: &mut self.overlay,
+            events: &mut self.events,
+            issuance: &mut self.total_issuance,
+            block: self.number,
+            phase,
+            params: self.params,
+            parent: self.parent,
+        }
     }
 
     /// Applies one extrinsic whose signature was checked against the hash of block
     /// `signed_birth`. On `Err` nothing changed; on `Ok` the fee was paid and the nonce used,
-    /// whether the call itself succeeded or failed (see the events).
+    /// whether the call itself succeeded or failed (see the events; a failed call changes
+    /// nothing else).
     pub fn apply(
         &mut self,
         bytes: Vec<u8>,
@@ -513,7 +715,9 @@ impl<'a> BlockBuilder<'a> {
                 reason: e.to_string(),
             })
         };
-        let mut sender = self.account(&xt.signer).map_err(state)?;
+        let index = self.extrinsics.len() as u32;
+        let mut ctx = self.ctx(Some(index));
+        let mut sender = ctx.account(&xt.signer).map_err(state)?;
         if xt.extra.nonce < sender.nonce {
             return Err(TxError::Stale {
                 nonce: xt.extra.nonce,
@@ -526,132 +730,62 @@ impl<'a> BlockBuilder<'a> {
                 expected: sender.nonce,
             });
         }
-        let fee = self
-            .params
-            .fee(bytes.len(), xt.extra.tip)
-            .ok_or(TxError::FeeOverflow)?;
-        let ed = self.params.existential_deposit;
-        if sender.providers == 0
-            || fee
-                .checked_add(ed)
-                .is_none_or(|need| sender.data.free < need)
-        {
-            return Err(TxError::CannotPayFee {
-                free: sender.data.free,
-                fee,
-                existential_deposit: ed,
-            });
-        }
+        let free_call = match xt.call.fee_free_netuid() {
+            Some(netuid) if xt.extra.tip == 0 => {
+                super::economy::is_registered(&mut ctx, netuid, &xt.signer).map_err(state)?
+            }
+            _ => false,
+        };
+        let fee = if free_call {
+            0
+        } else {
+            let fee = ctx
+                .params
+                .fee(bytes.len(), xt.extra.tip)
+                .ok_or(TxError::FeeOverflow)?;
+            let ed = ctx.params.existential_deposit;
+            if sender.providers == 0
+                || fee
+                    .checked_add(ed)
+                    .is_none_or(|need| sender.data.free < need)
+            {
+                return Err(TxError::CannotPayFee {
+                    free: sender.data.free,
+                    fee,
+                    existential_deposit: ed,
+                });
+            }
+            fee
+        };
         sender.data.free -= fee;
         sender.nonce += 1;
-        self.total_issuance = self.total_issuance.saturating_sub(fee);
-        self.put_account(&xt.signer, &sender).map_err(state)?;
-        let index = self.extrinsics.len() as u32;
-        let event = match self.dispatch(&xt.signer, &xt.call, index).map_err(state)? {
-            Ok(()) => Event::ExtrinsicSuccess { fee },
-            Err(error) => Event::ExtrinsicFailed { fee, error },
+        ctx.put_account(&xt.signer, &sender).map_err(state)?;
+        ctx.burn(fee).map_err(state)?;
+        let events_before = ctx.events.len();
+        let issuance_before = *ctx.issuance;
+        ctx.overlay.begin();
+        let outcome = dispatch(&mut ctx, &xt.signer, &xt.call);
+        let event = match outcome {
+            Ok(()) => {
+                ctx.overlay.keep();
+                Event::ExtrinsicSuccess { fee }
+            }
+            Err(Fail::Dispatch(error)) => {
+                ctx.overlay.revert();
+                ctx.events.truncate(events_before);
+                *ctx.issuance = issuance_before;
+                Event::ExtrinsicFailed { fee, error }
+            }
+            Err(Fail::Fatal(e)) => {
+                ctx.overlay.revert();
+                return Err(state(e));
+            }
         };
-        self.events.push(EventRecord {
-            extrinsic: index,
-            event,
-        });
+        ctx.emit(event);
         self.hashes.push(extrinsic_hash(&bytes));
         self.bytes += bytes.len();
         self.extrinsics.push(bytes);
         Ok(())
-    }
-
-    fn dispatch(
-        &mut self,
-        from: &AccountId,
-        call: &Call,
-        index: u32,
-    ) -> Result<Result<(), DispatchError>, BlockError> {
-        match call {
-            Call::Balances(BalancesCall::TransferAllowDeath { dest, value }) => {
-                self.transfer(from, &dest.0, *value, false, index)
-            }
-            Call::Balances(BalancesCall::TransferKeepAlive { dest, value }) => {
-                self.transfer(from, &dest.0, *value, true, index)
-            }
-        }
-    }
-
-    fn transfer(
-        &mut self,
-        from: &AccountId,
-        to: &AccountId,
-        value: Balance,
-        keep_alive: bool,
-        index: u32,
-    ) -> Result<Result<(), DispatchError>, BlockError> {
-        let ed = self.params.existential_deposit;
-        let mut sender = self.account(from)?;
-        let Some(left) = sender.data.free.checked_sub(value) else {
-            return Ok(Err(DispatchError::InsufficientBalance {
-                free: sender.data.free,
-                needed: value,
-            }));
-        };
-        if keep_alive && left < ed {
-            return Ok(Err(DispatchError::KeepAlive));
-        }
-        if from == to {
-            self.events.push(EventRecord {
-                extrinsic: index,
-                event: Event::Transfer {
-                    from: *from,
-                    to: *to,
-                    amount: value,
-                },
-            });
-            return Ok(Ok(()));
-        }
-        let mut recipient = self.account(to)?;
-        let created = recipient.providers == 0;
-        if created && value < ed {
-            return Ok(Err(DispatchError::ExistentialDeposit));
-        }
-        let Some(credited) = recipient.data.free.checked_add(value) else {
-            return Ok(Err(DispatchError::Overflow));
-        };
-        sender.data.free = left;
-        let reaped = left < ed;
-        if reaped {
-            self.total_issuance = self.total_issuance.saturating_sub(left);
-            sender = AccountInfo::default();
-        }
-        self.put_account(from, &sender)?;
-        if created {
-            recipient = AccountInfo {
-                providers: 1,
-                data: AccountData::default(),
-                ..AccountInfo::default()
-            };
-        }
-        recipient.data.free = credited;
-        self.put_account(to, &recipient)?;
-        let mut push = |event| {
-            self.events.push(EventRecord {
-                extrinsic: index,
-                event,
-            })
-        };
-        if created {
-            push(Event::NewAccount { account: *to });
-        }
-        push(Event::Transfer {
-            from: *from,
-            to: *to,
-            amount: value,
-        });
-        if reaped {
-            push(Event::KilledAccount {
-                account: *from,
-                dust: left,
-            });
-        }
-        Ok(Ok(()))
     }
 
     /// Ends the block: writes events, slot and issuance, and computes the state root from the
@@ -704,6 +838,76 @@ impl<'a> BlockBuilder<'a> {
     pub fn extrinsics(&self) -> &[Vec<u8>] {
         &self.extrinsics
     }
+}
+
+/// Runs a call for `from`.
+fn dispatch(ctx: &mut Ctx<'_, '_>, from: &AccountId, call: &Call) -> Result<(), Fail> {
+    match call {
+        Call::Balances(BalancesCall::TransferAllowDeath { dest, value }) => {
+            transfer(ctx, from, &dest.0, *value, false)
+        }
+        Call::Balances(BalancesCall::TransferKeepAlive { dest, value }) => {
+            transfer(ctx, from, &dest.0, *value, true)
+        }
+        other => super::economy::dispatch(ctx, from, other),
+    }
+}
+
+/// `balances.transfer_*`.
+fn transfer(
+    ctx: &mut Ctx<'_, '_>,
+    from: &AccountId,
+    to: &AccountId,
+    value: Balance,
+    keep_alive: bool,
+) -> Result<(), Fail> {
+    let ed = ctx.params.existential_deposit;
+    let mut sender = ctx.account(from)?;
+    let Some(left) = sender.data.free.checked_sub(value) else {
+        return Err(DispatchError::InsufficientBalance {
+            free: sender.data.free,
+            needed: value,
+        }
+        .into());
+    };
+    if keep_alive && left < ed {
+        return Err(DispatchError::KeepAlive.into());
+    }
+    if from == to {
+        ctx.emit(Event::Transfer {
+            from: *from,
+            to: *to,
+            amount: value,
+        });
+        return Ok(());
+    }
+    let recipient = ctx.account(to)?;
+    if recipient.providers == 0 && value < ed {
+        return Err(DispatchError::ExistentialDeposit.into());
+    }
+    if recipient.data.free.checked_add(value).is_none() {
+        return Err(DispatchError::Overflow.into());
+    }
+    sender.data.free = left;
+    let reaped = left < ed && sender.providers > 0 && !super::economy::holds_anything(ctx, from)?;
+    if reaped {
+        ctx.burn(left)?;
+        sender = AccountInfo::default();
+    }
+    ctx.put_account(from, &sender)?;
+    ctx.deposit(to, value)?;
+    ctx.emit(Event::Transfer {
+        from: *from,
+        to: *to,
+        amount: value,
+    });
+    if reaped {
+        ctx.emit(Event::KilledAccount {
+            account: *from,
+            dust: left,
+        });
+    }
+    Ok(())
 }
 
 /// The parent's state hash with `changed` applied, hashing on all cores.

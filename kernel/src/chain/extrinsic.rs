@@ -95,12 +95,28 @@ impl From<AccountId> for MultiAddress {
 
 /// Every call this runtime accepts, grouped by module (`#[codec(index)]` is the module index).
 ///
-/// Module indices follow subtensor's runtime where the module exists there (Balances is 5).
+/// Module indices follow subtensor's runtime where the module exists there (Balances is 5);
+/// the economy's modules take 10 to 14. `docs/economics.md` describes every call.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum Call {
     /// Balances: moving TAO.
     #[codec(index = 5)]
     Balances(BalancesCall),
+    /// Subnets: creating and configuring them (signed by the owner's coldkey).
+    #[codec(index = 10)]
+    Subnets(SubnetsCall),
+    /// Neurons: registering hotkeys for UIDs, and where they serve.
+    #[codec(index = 11)]
+    Neurons(NeuronsCall),
+    /// Staking: TAO staked on hotkeys (signed by the staking coldkey).
+    #[codec(index = 12)]
+    Staking(StakingCall),
+    /// Weights: what validators think of miners (signed by the validator's hotkey).
+    #[codec(index = 13)]
+    Weights(WeightsCall),
+    /// Admin: parameters only the chain's root account may set.
+    #[codec(index = 14)]
+    Admin(AdminCall),
 }
 
 /// Calls of the Balances module (indices as in FRAME's `pallet_balances`).
@@ -127,10 +143,289 @@ pub enum BalancesCall {
     },
 }
 
+/// Calls of the Subnets module.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum SubnetsCall {
+    /// Creates a subnet owned by the signing coldkey, locking the current lock cost; `hotkey`
+    /// (owned by the signer, or not yet owned) becomes UID 0 and is never pruned.
+    #[codec(index = 0)]
+    Create {
+        /// The owner's hotkey.
+        hotkey: AccountId,
+        /// A name, 1 to 64 bytes of UTF-8.
+        name: Vec<u8>,
+    },
+    /// Sets one hyperparameter of a subnet the signer owns.
+    #[codec(index = 1)]
+    SetHyperparameter {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// Which, and its new value.
+        param: OwnerParam,
+    },
+    /// Records the subnet's spec bundle (its blake3 hash) and the block from which it applies.
+    #[codec(index = 2)]
+    SetBundle {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// The bundle's blake3 hash.
+        hash: [u8; 32],
+        /// The first block it applies at (at least the next block).
+        #[codec(compact)]
+        activation_block: u32,
+    },
+}
+
+/// A hyperparameter a subnet's owner may set (bounds in `docs/economics.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum OwnerParam {
+    /// Blocks between epochs.
+    #[codec(index = 0)]
+    Tempo(u16),
+    /// Bonds EMA memory, parts per million.
+    #[codec(index = 1)]
+    BondsMovingAverage(u64),
+    /// Blocks a new neuron cannot be pruned.
+    #[codec(index = 2)]
+    ImmunityPeriod(u16),
+    /// Most UIDs.
+    #[codec(index = 3)]
+    MaxUids(u16),
+    /// Fewest weights a validator may set (self-weight excepted).
+    #[codec(index = 4)]
+    MinAllowedWeights(u16),
+    /// Largest single weight after max-upscaling, out of 65535.
+    #[codec(index = 5)]
+    MaxWeightLimit(u16),
+    /// Blocks between two weight settings of one hotkey.
+    #[codec(index = 6)]
+    WeightsRateLimit(u64),
+    /// Activity cutoff as thousandths of a tempo.
+    #[codec(index = 7)]
+    ActivityCutoffFactorMilli(u32),
+    /// Registration price floor, rao.
+    #[codec(index = 8)]
+    MinBurn(u64),
+    /// Registration price ceiling, rao.
+    #[codec(index = 9)]
+    MaxBurn(u64),
+    /// Blocks for the registration price to halve.
+    #[codec(index = 10)]
+    BurnHalfLife(u16),
+    /// Registration price multiplier after each registration, thousandths.
+    #[codec(index = 11)]
+    BurnIncreaseMultMilli(u32),
+    /// How much of the clipping reaches bonds, out of 65535.
+    #[codec(index = 12)]
+    BondsPenalty(u16),
+    /// Yuma3 bonds.
+    #[codec(index = 13)]
+    Yuma3(bool),
+    /// Commit-reveal of weights.
+    #[codec(index = 14)]
+    CommitReveal(bool),
+    /// Epochs between a commit and its reveal.
+    #[codec(index = 15)]
+    RevealPeriodEpochs(u16),
+    /// Liquid alpha (Yuma3 only).
+    #[codec(index = 16)]
+    LiquidAlpha(bool),
+    /// Liquid alpha's (low, high) bounds, out of 65535.
+    #[codec(index = 17)]
+    AlphaValues(u16, u16),
+    /// Liquid alpha's sigmoid steepness.
+    #[codec(index = 18)]
+    AlphaSigmoidSteepness(i16),
+    /// Whether `neurons.register_pow` is allowed.
+    #[codec(index = 19)]
+    PowRegistration(bool),
+    /// Target registrations per adjustment interval (PoW difficulty).
+    #[codec(index = 20)]
+    TargetRegistrationsPerInterval(u16),
+    /// Weights version key validators must meet.
+    #[codec(index = 21)]
+    WeightsVersionKey(u64),
+}
+
+/// A parameter only the chain's root may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum RootParam {
+    /// A subnet's kappa, out of 65535.
+    #[codec(index = 0)]
+    Kappa {
+        /// The subnet.
+        netuid: u16,
+        /// The value.
+        value: u16,
+    },
+    /// A subnet's number of validator permits.
+    #[codec(index = 1)]
+    MaxValidators {
+        /// The subnet.
+        netuid: u16,
+        /// The value.
+        value: u16,
+    },
+    /// The owners' share of subnet emission, out of 65535 (default 11796, 18%).
+    #[codec(index = 2)]
+    OwnerCut(u16),
+    /// Most subnets.
+    #[codec(index = 3)]
+    SubnetLimit(u16),
+    /// The floor of the subnet lock cost, rao.
+    #[codec(index = 4)]
+    MinLockCost(u64),
+}
+
+/// Calls of the Neurons module.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum NeuronsCall {
+    /// Registers `hotkey` on a subnet for the current registration price, burned from the
+    /// signing coldkey.
+    #[codec(index = 0)]
+    Register {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// The hotkey (owned by the signer, or not yet owned).
+        hotkey: AccountId,
+    },
+    /// Registers `hotkey` by proof of work, where the subnet allows it.
+    #[codec(index = 1)]
+    RegisterPow {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// A recent block (at most 3 blocks old) whose hash seeds the work.
+        #[codec(compact)]
+        block_number: u32,
+        /// The nonce found.
+        nonce: u64,
+    },
+    /// Records where the signing hotkey serves on a subnet.
+    #[codec(index = 2)]
+    Serve {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// libp2p peer id bytes.
+        peer_id: Vec<u8>,
+        /// A multiaddr, as text.
+        multiaddr: Vec<u8>,
+        /// Protocol version.
+        #[codec(compact)]
+        protocol: u32,
+    },
+}
+
+/// Calls of the Staking module.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum StakingCall {
+    /// Moves `amount` rao of the signer's free balance to stake on `hotkey`.
+    #[codec(index = 0)]
+    Add {
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Rao.
+        #[codec(compact)]
+        amount: Balance,
+    },
+    /// Moves `amount` rao of the signer's stake on `hotkey` back to its free balance.
+    #[codec(index = 1)]
+    Remove {
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Rao.
+        #[codec(compact)]
+        amount: Balance,
+    },
+    /// Sets the take of a hotkey the signer owns, out of 65535 (at most 11796, 18%).
+    #[codec(index = 2)]
+    SetTake {
+        /// The hotkey.
+        hotkey: AccountId,
+        /// The take.
+        take: u16,
+    },
+}
+
+/// Calls of the Weights module (signed by the validator's hotkey; free of fees for a hotkey
+/// registered on the subnet).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum WeightsCall {
+    /// Sets weights (commit-reveal off).
+    #[codec(index = 0)]
+    Set {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// Target UIDs.
+        uids: Vec<u16>,
+        /// Their weights.
+        values: Vec<u16>,
+        /// Must be at least the subnet's weights version key.
+        #[codec(compact)]
+        version_key: u64,
+    },
+    /// Commits to weights: `blake2_256(SCALE(hotkey, netuid, uids, values, salt, version_key))`.
+    #[codec(index = 1)]
+    Commit {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// The commitment.
+        hash: H256,
+    },
+    /// Reveals committed weights in the reveal epoch.
+    #[codec(index = 2)]
+    Reveal {
+        /// The subnet.
+        #[codec(compact)]
+        netuid: u16,
+        /// Target UIDs.
+        uids: Vec<u16>,
+        /// Their weights.
+        values: Vec<u16>,
+        /// The salt committed to.
+        salt: Vec<u16>,
+        /// The version key committed to.
+        #[codec(compact)]
+        version_key: u64,
+    },
+}
+
+/// Calls of the Admin module (signed by the chain's root account).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum AdminCall {
+    /// Sets a root parameter.
+    #[codec(index = 0)]
+    Set {
+        /// Which, and its value.
+        param: RootParam,
+    },
+}
+
 /// `(module, call, name)` of every call, for error messages and docs.
 pub const CALLS: &[(u8, u8, &str)] = &[
     (5, 0, "balances.transfer_allow_death"),
     (5, 3, "balances.transfer_keep_alive"),
+    (10, 0, "subnets.create"),
+    (10, 1, "subnets.set_hyperparameter"),
+    (10, 2, "subnets.set_bundle"),
+    (11, 0, "neurons.register"),
+    (11, 1, "neurons.register_pow"),
+    (11, 2, "neurons.serve"),
+    (12, 0, "staking.add"),
+    (12, 1, "staking.remove"),
+    (12, 2, "staking.set_take"),
+    (13, 0, "weights.set"),
+    (13, 1, "weights.commit"),
+    (13, 2, "weights.reveal"),
+    (14, 0, "admin.set"),
 ];
 
 impl Call {
@@ -143,6 +438,33 @@ impl Call {
             Call::Balances(BalancesCall::TransferKeepAlive { .. }) => {
                 "balances.transfer_keep_alive"
             }
+            Call::Subnets(SubnetsCall::Create { .. }) => "subnets.create",
+            Call::Subnets(SubnetsCall::SetHyperparameter { .. }) => "subnets.set_hyperparameter",
+            Call::Subnets(SubnetsCall::SetBundle { .. }) => "subnets.set_bundle",
+            Call::Neurons(NeuronsCall::Register { .. }) => "neurons.register",
+            Call::Neurons(NeuronsCall::RegisterPow { .. }) => "neurons.register_pow",
+            Call::Neurons(NeuronsCall::Serve { .. }) => "neurons.serve",
+            Call::Staking(StakingCall::Add { .. }) => "staking.add",
+            Call::Staking(StakingCall::Remove { .. }) => "staking.remove",
+            Call::Staking(StakingCall::SetTake { .. }) => "staking.set_take",
+            Call::Weights(WeightsCall::Set { .. }) => "weights.set",
+            Call::Weights(WeightsCall::Commit { .. }) => "weights.commit",
+            Call::Weights(WeightsCall::Reveal { .. }) => "weights.reveal",
+            Call::Admin(AdminCall::Set { .. }) => "admin.set",
+        }
+    }
+
+    /// The subnet on which a hotkey-signed call is free of fees (weights and serving, as
+    /// subtensor's `Pays::No`), if this call is one.
+    pub fn fee_free_netuid(&self) -> Option<u16> {
+        match self {
+            Call::Weights(
+                WeightsCall::Set { netuid, .. }
+                | WeightsCall::Commit { netuid, .. }
+                | WeightsCall::Reveal { netuid, .. },
+            )
+            | Call::Neurons(NeuronsCall::Serve { netuid, .. }) => Some(*netuid),
+            _ => None,
         }
     }
 }

@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use parity_scale_codec::Encode;
 
 use super::block::{Header, extrinsics_root};
+use super::economy::{EconomyParams, keys as economy_keys};
 use super::hashing::H256;
 use super::keys::{AccountId, Pair};
 use super::state::{AccountData, AccountInfo, Authority, ChainParams, LtHash, keys};
@@ -44,6 +45,12 @@ pub struct GenesisConfig {
     /// Fees, existential deposit and block limits.
     #[serde(default)]
     pub params: ChainParams,
+    /// The account that may set root parameters (kappa, owner cut, subnet limit, ...).
+    #[serde(default)]
+    pub root: Option<AccountId>,
+    /// Economy parameters: owner cut, subnet limit, lock cost, block emission, PoW.
+    #[serde(default)]
+    pub economy: EconomyParams,
 }
 
 fn default_block_time_ms() -> u64 {
@@ -118,6 +125,8 @@ impl GenesisConfig {
                 })
                 .collect(),
             params: ChainParams::default(),
+            root: Some(account("Alice")),
+            economy: EconomyParams::default(),
         }
     }
 
@@ -169,6 +178,12 @@ impl GenesisConfig {
         let p = &self.params;
         if p.max_block_bytes < 64 * 1024 {
             return Err(invalid("params.max_block_bytes", "must be at least 65536"));
+        }
+        if self.economy.block_emission > RAO_PER_TAO * 1000 {
+            return Err(invalid(
+                "economy.block_emission",
+                "must be at most 1000 TAO per block",
+            ));
         }
         if p.max_block_extrinsics == 0 {
             return Err(invalid("params.max_block_extrinsics", "must be at least 1"));
@@ -231,6 +246,10 @@ impl GenesisConfig {
         state.insert(keys::number(), 0u32.encode());
         state.insert(keys::parent_hash(), H256::ZERO.encode());
         state.insert(keys::last_slot(), 0u64.encode());
+        state.insert(economy_keys::economy(), self.economy.encode());
+        if let Some(root) = &self.root {
+            state.insert(keys::root(), root.encode());
+        }
         let mut lthash = LtHash::default();
         for (k, v) in &state {
             lthash.insert(k, v);

@@ -359,20 +359,32 @@ impl Chain {
             });
         }
         let params = self.params().unwrap_or_default();
-        let fee = params
-            .fee(bytes.len(), xt.extra.tip)
-            .ok_or(TxError::FeeOverflow)?;
-        let ed = params.existential_deposit;
-        if fee
-            .checked_add(ed)
-            .is_none_or(|need| account.data.free < need)
-        {
-            return Err(TxError::CannotPayFee {
-                free: account.data.free,
-                fee,
-                existential_deposit: ed,
-            });
-        }
+        let free_call = match xt.call.fee_free_netuid() {
+            Some(netuid) if xt.extra.tip == 0 => self
+                .storage(&super::economy::keys::uid(netuid, &xt.signer))
+                .map(|v| v.is_some())
+                .unwrap_or(false),
+            _ => false,
+        };
+        let fee = if free_call {
+            0
+        } else {
+            let fee = params
+                .fee(bytes.len(), xt.extra.tip)
+                .ok_or(TxError::FeeOverflow)?;
+            let ed = params.existential_deposit;
+            if fee
+                .checked_add(ed)
+                .is_none_or(|need| account.data.free < need)
+            {
+                return Err(TxError::CannotPayFee {
+                    free: account.data.free,
+                    fee,
+                    existential_deposit: ed,
+                });
+            }
+            fee
+        };
         Ok(ValidTransaction {
             hash: extrinsic_hash(bytes),
             bytes: bytes.to_vec(),
@@ -475,6 +487,24 @@ impl Chain {
         self.commit(signed, executed)?;
         Ok(kept)
     }
+}
+
+/// The sum of every account's free balance (a scan of the whole account map: for checks and
+/// tools, not for block execution).
+pub fn all_free(chain: &Chain) -> Result<Balance, ChainError> {
+    let mut prefix = vec![STATE];
+    prefix.extend(k::account_prefix());
+    let mut total: Balance = 0;
+    for (key, value) in chain.store.scan_prefix(&prefix)? {
+        let info = AccountInfo::decode(&mut &value[..]).map_err(|e| {
+            corrupt(format!(
+                "account 0x{} does not decode: {e}",
+                hex::encode(&key[1..])
+            ))
+        })?;
+        total = total.saturating_add(info.data.free);
+    }
+    Ok(total)
 }
 
 /// Checks that `cert` holds valid votes for block `hash` at `number` from authorities holding

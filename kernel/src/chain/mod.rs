@@ -6,10 +6,12 @@
 //! - [`block`], [`ledger`], [`store`]: blocks, the chain on disk ([`Chain`]), the store trait
 //!   and sled.
 //! - [`pool`]: the transaction pool; [`consensus`]: the seam consensus engines drive.
+//! - [`economy`]: subnets, neurons, staking, weights, emission and epochs.
 //! - [`genesis`]: the genesis config; [`units`]: TAO and rao; [`hashing`]: FRAME's hashers.
 
 pub mod block;
 pub mod consensus;
+pub mod economy;
 pub mod era;
 pub mod execute;
 pub mod extrinsic;

@@ -152,13 +152,117 @@ pub enum Event {
         /// Rao burned.
         dust: Balance,
     },
+    /// A subnet was created.
+    SubnetCreated {
+        /// Its netuid.
+        netuid: u16,
+        /// The owner's coldkey.
+        owner: AccountId,
+        /// Rao locked.
+        locked: Balance,
+    },
+    /// A subnet's owner or the root changed a parameter.
+    ParameterSet {
+        /// The subnet (`None` for a global parameter).
+        netuid: Option<u16>,
+        /// The parameter's name.
+        name: String,
+    },
+    /// A subnet's bundle was set.
+    BundleSet {
+        /// The subnet.
+        netuid: u16,
+        /// The bundle hash.
+        hash: [u8; 32],
+        /// From this block.
+        activation_block: u32,
+    },
+    /// A hotkey took a UID.
+    NeuronRegistered {
+        /// The subnet.
+        netuid: u16,
+        /// The UID.
+        uid: u16,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Rao burned for it (0 for proof of work).
+        burned: Balance,
+        /// The hotkey it replaced, when the subnet was full.
+        replaced: Option<AccountId>,
+    },
+    /// A hotkey announced where it serves.
+    Served {
+        /// The subnet.
+        netuid: u16,
+        /// The hotkey.
+        hotkey: AccountId,
+    },
+    /// Stake moved from a coldkey's balance to a hotkey.
+    StakeAdded {
+        /// The coldkey.
+        coldkey: AccountId,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Rao.
+        amount: Balance,
+    },
+    /// Stake moved back to a coldkey's balance.
+    StakeRemoved {
+        /// The coldkey.
+        coldkey: AccountId,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Rao.
+        amount: Balance,
+    },
+    /// A hotkey's take changed.
+    TakeSet {
+        /// The hotkey.
+        hotkey: AccountId,
+        /// Out of 65535.
+        take: u16,
+    },
+    /// A validator set weights.
+    WeightsSet {
+        /// The subnet.
+        netuid: u16,
+        /// The validator's UID.
+        uid: u16,
+    },
+    /// A validator committed to weights.
+    WeightsCommitted {
+        /// The subnet.
+        netuid: u16,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// The commitment.
+        hash: H256,
+    },
+    /// A commitment was never revealed and expired.
+    WeightsCommitExpired {
+        /// The subnet.
+        netuid: u16,
+        /// The hotkey.
+        hotkey: AccountId,
+        /// The commitment.
+        hash: H256,
+    },
+    /// A subnet's epoch ran and its emission was paid.
+    EpochRun {
+        /// The subnet.
+        netuid: u16,
+        /// Rao paid to miners (incentive) and validators (dividends).
+        paid: Balance,
+        /// Rao paid to the owner.
+        owner_cut: Balance,
+    },
 }
 
 /// One event and the index of the extrinsic that caused it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, serde::Serialize, serde::Deserialize)]
 pub struct EventRecord {
-    /// Index of the extrinsic in its block.
-    pub extrinsic: u32,
+    /// Index of the extrinsic in its block; `None` for the block's own steps (emission, epochs).
+    pub extrinsic: Option<u32>,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -198,6 +302,9 @@ pub enum DispatchError {
     /// The recipient's balance would overflow.
     #[error("the recipient's balance would overflow")]
     Overflow,
+    /// An economy rule refused the call.
+    #[error(transparent)]
+    Economy(#[from] super::economy::EconomyError),
 }
 
 /// Storage keys.
@@ -247,6 +354,16 @@ pub mod keys {
     /// `Ganglion.Authorities`: the [`Authority`] set.
     pub fn authorities() -> Vec<u8> {
         storage_prefix("Ganglion", "Authorities").to_vec()
+    }
+
+    /// `Ganglion.TotalBurned`: every rao burned since genesis (fees, registrations, dust).
+    pub fn total_burned() -> Vec<u8> {
+        storage_prefix("Ganglion", "TotalBurned").to_vec()
+    }
+
+    /// `Ganglion.Root`: the account that may set root parameters.
+    pub fn root() -> Vec<u8> {
+        storage_prefix("Ganglion", "Root").to_vec()
     }
 
     /// `Ganglion.LastSlot`: the slot of the last executed block.

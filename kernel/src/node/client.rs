@@ -279,7 +279,7 @@ impl RpcClient {
         for record in found
             .events
             .iter()
-            .filter(|r| r.extrinsic as usize == index)
+            .filter(|r| r.extrinsic == Some(index as u32))
         {
             match &record.event {
                 Event::ExtrinsicSuccess { fee } => {

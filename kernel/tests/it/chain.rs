@@ -582,7 +582,14 @@ fn transactions_born_before_the_kept_hashes_are_outdated() {
     let head = u64::from(svc.chain().head().number);
     // A long era (1024 blocks) born now: still inside its window after 300 blocks, but its
     // birth block's hash is no longer kept (the chain keeps 256).
-    let xt = sign(&svc, &alice, transfer(bob, 1, true), 0, Era::mortal(1024, head), 0);
+    let xt = sign(
+        &svc,
+        &alice,
+        transfer(bob, 1, true),
+        0,
+        Era::mortal(1024, head),
+        0,
+    );
     for _ in 0..300 {
         step(&svc);
     }
@@ -594,11 +601,21 @@ fn transactions_born_before_the_kept_hashes_are_outdated() {
 #[test]
 fn the_pool_is_bounded() {
     let chain = Chain::open(Arc::new(MemStore::default()), &GenesisConfig::dev()).expect("open");
-    let limits = PoolLimits { max_count: 2, ..PoolLimits::default() };
+    let limits = PoolLimits {
+        max_count: 2,
+        ..PoolLimits::default()
+    };
     let svc = ChainService::new(chain, limits, "test".into());
     let bob = pair("//Bob").public();
     for (i, who) in ["//Alice", "//Charlie", "//Dave"].iter().enumerate() {
-        let xt = sign(&svc, &pair(who), transfer(bob, 1, true), 0, Era::Immortal, 0);
+        let xt = sign(
+            &svc,
+            &pair(who),
+            transfer(bob, 1, true),
+            0,
+            Era::Immortal,
+            0,
+        );
         let result = svc.submit(&xt);
         if i < 2 {
             result.expect("room");

@@ -2,6 +2,7 @@
 //! wallets against published vectors, the chain end to end, and the node's RPC.
 
 mod chain;
+mod economy_flow;
 mod keys;
 mod props;
 mod rpc;
