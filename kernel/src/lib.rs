@@ -6,12 +6,13 @@
 //! - [`yuma`]: the Yuma Consensus epoch, bit-exact with subtensor's, as pure functions over
 //!   plain inputs.
 //! - [`chain`]: keys and wallets, Substrate-format extrinsics, the state and the one function
-//!   that changes it, blocks, the transaction pool, sled storage and the consensus seam.
+//!   that changes it, the economy (subnets, registration, staking, weights, emission and the
+//!   epochs that run [`yuma`]), blocks, the transaction pool, sled storage and the consensus
+//!   seam.
 //! - [`node`]: the running service: the chain, its authoring loop and the JSON-RPC server, and
 //!   a client for it.
 //!
-//! The p2p layer (libp2p) and the economy's modules (subnets, staking, weights, emission) are
-//! not built yet.
+//! The p2p layer (libp2p) is not built yet.
 //!
 //! ```
 //! use ganglion_kernel::yuma::case::Case;

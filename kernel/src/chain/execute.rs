@@ -118,6 +118,16 @@ pub enum TxError {
     /// The fee overflows.
     #[error("the fee overflows a u64; lower the tip")]
     FeeOverflow,
+    /// A hotkey's weights call would fail, so it is not free, and the hotkey cannot pay.
+    #[error(
+        "{reason} (weights calls are free for a registered hotkey only when they would pass this check; otherwise they pay the fee, and this hotkey holds {free} rao)"
+    )]
+    NotFree {
+        /// Why the call would fail.
+        reason: super::economy::EconomyError,
+        /// The hotkey's free balance.
+        free: Balance,
+    },
     /// The block has no room left.
     #[error("the block is full")]
     BlockFull,
@@ -730,13 +740,15 @@ impl<'a> BlockBuilder<'a> {
                 expected: sender.nonce,
             });
         }
-        let free_call = match xt.call.fee_free_netuid() {
-            Some(netuid) if xt.extra.tip == 0 => {
-                super::economy::is_registered(&mut ctx, netuid, &xt.signer).map_err(state)?
-            }
-            _ => false,
+        let free_call = if xt.extra.tip == 0 {
+            let block = ctx.block;
+            let overlay = &mut *ctx.overlay;
+            let mut get = |key: &[u8]| overlay.get(key).ok().flatten();
+            super::economy::is_free_call(&mut get, block, &xt.signer, &xt.call)
+        } else {
+            Err(None)
         };
-        let fee = if free_call {
+        let fee = if free_call.is_ok() {
             0
         } else {
             let fee = ctx
@@ -749,10 +761,16 @@ impl<'a> BlockBuilder<'a> {
                     .checked_add(ed)
                     .is_none_or(|need| sender.data.free < need)
             {
-                return Err(TxError::CannotPayFee {
-                    free: sender.data.free,
-                    fee,
-                    existential_deposit: ed,
+                return Err(match free_call {
+                    Err(Some(reason)) => TxError::NotFree {
+                        reason,
+                        free: sender.data.free,
+                    },
+                    _ => TxError::CannotPayFee {
+                        free: sender.data.free,
+                        fee,
+                        existential_deposit: ed,
+                    },
                 });
             }
             fee

@@ -359,14 +359,14 @@ impl Chain {
             });
         }
         let params = self.params().unwrap_or_default();
-        let free_call = match xt.call.fee_free_netuid() {
-            Some(netuid) if xt.extra.tip == 0 => self
-                .storage(&super::economy::keys::uid(netuid, &xt.signer))
-                .map(|v| v.is_some())
-                .unwrap_or(false),
-            _ => false,
+        let free_call = if xt.extra.tip == 0 {
+            let state = self.state();
+            let mut get = |key: &[u8]| state.read(key).ok().flatten();
+            super::economy::is_free_call(&mut get, self.head.number + 1, &xt.signer, &xt.call)
+        } else {
+            Err(None)
         };
-        let fee = if free_call {
+        let fee = if free_call.is_ok() {
             0
         } else {
             let fee = params
@@ -377,10 +377,16 @@ impl Chain {
                 .checked_add(ed)
                 .is_none_or(|need| account.data.free < need)
             {
-                return Err(TxError::CannotPayFee {
-                    free: account.data.free,
-                    fee,
-                    existential_deposit: ed,
+                return Err(match free_call {
+                    Err(Some(reason)) => TxError::NotFree {
+                        reason,
+                        free: account.data.free,
+                    },
+                    _ => TxError::CannotPayFee {
+                        free: account.data.free,
+                        fee,
+                        existential_deposit: ed,
+                    },
                 });
             }
             fee

@@ -93,6 +93,9 @@ impl SledStore {
         let db = sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            // Every batch is flushed before `apply` returns, so no background flusher is
+            // needed; without one, dropping the store releases the database at once.
+            .flush_every_ms(None)
             .open()
             .map_err(|source| StoreError::Open {
                 path: path.to_owned(),

@@ -1,112 +1,13 @@
 //! The economy end to end in one process: a subnet, validators and miners, weights, epochs
 //! and payouts, on the dev chain's rules.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use ganglion_kernel::chain::Chain;
-use ganglion_kernel::chain::consensus::{Budget, SoloEngine};
 use ganglion_kernel::chain::economy::{self, EconomyError, commit_hash, query};
-use ganglion_kernel::chain::era::Era;
-use ganglion_kernel::chain::extrinsic::{
-    Additional, AdminCall, Call, Extra, Extrinsic, NeuronsCall, OwnerParam, RootParam, StakingCall,
-    SubnetsCall, WeightsCall,
-};
-use ganglion_kernel::chain::genesis::GenesisConfig;
-use ganglion_kernel::chain::keys::{AccountId, Pair};
-use ganglion_kernel::chain::pool::PoolLimits;
-use ganglion_kernel::chain::service::ChainService;
-use ganglion_kernel::chain::state::{DispatchError, Event};
-use ganglion_kernel::chain::store::MemStore;
+use ganglion_kernel::chain::extrinsic::{Call, NeuronsCall, OwnerParam, StakingCall, WeightsCall};
+use ganglion_kernel::chain::keys::Pair;
+use ganglion_kernel::chain::state::DispatchError;
 use ganglion_kernel::chain::units::RAO_PER_TAO;
 
-pub(crate) struct Net {
-    pub(crate) svc: ChainService,
-}
-
-pub(crate) fn pair(uri: &str) -> Pair {
-    Pair::from_uri(uri).expect("dev key")
-}
-
-impl Net {
-    pub(crate) fn new() -> Net {
-        let chain =
-            Chain::open(Arc::new(MemStore::default()), &GenesisConfig::dev()).expect("open");
-        Net {
-            svc: ChainService::new(chain, PoolLimits::default(), "test".into()),
-        }
-    }
-
-    pub(crate) fn step(&self) {
-        let slot = self.svc.chain().head().slot + 1;
-        let budget = Budget {
-            max_bytes: usize::MAX,
-            max_time: Duration::from_secs(30),
-        };
-        SoloEngine::new(pair("//Alice"), Duration::from_secs(1))
-            .step(&self.svc, slot, budget)
-            .expect("block");
-    }
-
-    /// Submits `call` signed by `who` and includes it in the next block; returns the outcome.
-    pub(crate) fn call(&self, who: &Pair, call: Call) -> Result<(), DispatchError> {
-        let bytes = {
-            let chain = self.svc.chain();
-            let nonce = chain.account(&who.public()).expect("read").nonce;
-            let extra = Extra {
-                era: Era::Immortal,
-                nonce,
-                tip: 0,
-            };
-            let genesis = chain.genesis_hash();
-            Extrinsic::sign(who, call, extra, &Additional::new(genesis, genesis)).to_bytes()
-        };
-        self.svc.submit(&bytes).expect("admitted");
-        self.step();
-        let events = self.svc.chain().events().expect("events");
-        for record in events.iter().filter(|r| r.extrinsic == Some(0)) {
-            match &record.event {
-                Event::ExtrinsicSuccess { .. } => return Ok(()),
-                Event::ExtrinsicFailed { error, .. } => return Err(*error),
-                _ => {}
-            }
-        }
-        panic!("no outcome in {events:?}")
-    }
-
-    pub(crate) fn ok(&self, who: &Pair, call: Call) {
-        if let Err(e) = self.call(who, call) {
-            panic!("call refused: {e}");
-        }
-    }
-}
-
-pub(crate) fn create_subnet(net: &Net, owner: &Pair, hotkey: AccountId) -> u16 {
-    net.ok(
-        &pair("//Alice"),
-        Call::Admin(AdminCall::Set {
-            param: RootParam::MinLockCost(10 * RAO_PER_TAO),
-        }),
-    );
-    net.ok(
-        owner,
-        Call::Subnets(SubnetsCall::Create {
-            hotkey,
-            name: b"test".to_vec(),
-        }),
-    );
-    *query::netuids(&net.svc.chain().state())
-        .expect("netuids")
-        .last()
-        .expect("a subnet")
-}
-
-fn set(net: &Net, owner: &Pair, netuid: u16, param: OwnerParam) {
-    net.ok(
-        owner,
-        Call::Subnets(SubnetsCall::SetHyperparameter { netuid, param }),
-    );
-}
+use super::support::{Net, create_subnet, pair, set};
 
 #[test]
 fn a_subnet_pays_miners_by_incentive_and_validators_by_dividends() {

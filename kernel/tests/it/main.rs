@@ -2,9 +2,11 @@
 //! wallets against published vectors, the chain end to end, and the node's RPC.
 
 mod chain;
+mod economy;
 mod economy_flow;
 mod keys;
 mod props;
 mod rpc;
+mod support;
 mod vectors;
 mod wallet;

@@ -1,8 +1,8 @@
 //! The economy: subnets, neurons, staking, weights, emission and epochs.
 //!
 //! Every rule here follows subtensor's unless `docs/economics.md` says otherwise, and that page
-//! lists every rule and default. Calls run through [`dispatch`]; the block's own steps (minting
-//! the block reward, running due epochs and paying them) through [`on_initialize`]. Both see
+//! lists every rule and default. Calls run through `dispatch`; the block's own steps (minting
+//! the block reward, running due epochs and paying them) through `on_initialize`. Both see
 //! the state through the block's context, so a refused call changes nothing but its fee.
 //!
 //! Amounts are rao (`u64`); balances and stake are in TAO (no subnet alpha tokens).
@@ -91,15 +91,6 @@ pub(crate) fn on_initialize(ctx: &mut Ctx<'_, '_>) -> Result<(), BlockError> {
     emission::on_initialize(ctx, &IdentityShaper)
 }
 
-/// Whether `hotkey` holds a UID on `netuid`.
-pub(crate) fn is_registered(
-    ctx: &mut Ctx<'_, '_>,
-    netuid: u16,
-    hotkey: &AccountId,
-) -> Result<bool, BlockError> {
-    Ok(ctx.get::<u16>(&keys::uid(netuid, hotkey))?.is_some())
-}
-
 /// Whether a coldkey still has something on chain besides its free balance (stake, or a
 /// subnet it owns): such an account is never reaped.
 pub(crate) fn holds_anything(
@@ -112,6 +103,69 @@ pub(crate) fn holds_anything(
         || !ctx
             .get_or_default::<Vec<u16>>(&keys::owned_subnets(coldkey))?
             .is_empty())
+}
+
+/// Whether a hotkey-signed weights or serving call is free: the hotkey is registered on the
+/// subnet and the call passes the cheap checks that keep free calls from being spam (the
+/// subnet's mode, the rate limit, a matching commit for a reveal). Otherwise it pays the
+/// normal fee, like any call. `get` reads the state the call will run on.
+pub(crate) fn is_free_call(
+    get: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    block: u32,
+    signer: &AccountId,
+    call: &Call,
+) -> Result<(), Option<EconomyError>> {
+    fn decode<T: parity_scale_codec::Decode>(
+        get: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+        key: &[u8],
+    ) -> Option<T> {
+        get(key).and_then(|b| T::decode(&mut &b[..]).ok())
+    }
+    let netuid = call.fee_free_netuid().ok_or(None)?;
+    let uid = decode::<u16>(get, &keys::uid(netuid, signer)).ok_or(None)?;
+    let params = decode::<SubnetParams>(get, &keys::params(netuid)).ok_or(None)?;
+    let check = |ok: bool, why: EconomyError| if ok { Ok(()) } else { Err(Some(why)) };
+    match call {
+        Call::Weights(WeightsCall::Set { .. }) => {
+            check(!params.commit_reveal, EconomyError::UseCommitReveal(netuid))?;
+            let last: Vec<u64> =
+                decode(get, &keys::vector(netuid, Vector::LastUpdate)).unwrap_or_default();
+            let last = last.get(usize::from(uid)).copied().unwrap_or(0);
+            let limit = params.weights_rate_limit;
+            check(
+                last == 0 || u64::from(block).saturating_sub(last) >= limit,
+                EconomyError::RateLimited {
+                    last,
+                    limit,
+                    next: last + limit,
+                },
+            )
+        }
+        Call::Weights(WeightsCall::Commit { .. }) => {
+            check(params.commit_reveal, EconomyError::CommitRevealOff(netuid))?;
+            let commits: Vec<WeightCommit> =
+                decode(get, &keys::commits(netuid, signer)).unwrap_or_default();
+            check(commits.len() < 10, EconomyError::TooManyCommits)
+        }
+        Call::Weights(WeightsCall::Reveal {
+            uids,
+            values,
+            salt,
+            version_key,
+            ..
+        }) => {
+            check(params.commit_reveal, EconomyError::CommitRevealOff(netuid))?;
+            let hash = commit_hash(signer, netuid, uids, values, salt, *version_key);
+            let commits: Vec<WeightCommit> =
+                decode(get, &keys::commits(netuid, signer)).unwrap_or_default();
+            check(
+                commits.iter().any(|c| c.hash == hash),
+                EconomyError::NoMatchingCommit,
+            )
+        }
+        Call::Neurons(NeuronsCall::Serve { .. }) => Ok(()),
+        _ => Err(None),
+    }
 }
 
 fn read<T: parity_scale_codec::Decode>(
