@@ -43,6 +43,29 @@ pub(crate) enum Command {
     Transfer(TransferArgs),
     /// Wallets: a coldkey and named hotkeys on disk; make, import, list and inspect keys.
     Wallet(WalletCommand),
+    /// Subnets: create one, list them, show one, set its hyperparameters (and, as root, the
+    /// chain-wide economy parameters).
+    #[command(subcommand)]
+    Subnet(SubnetCommand),
+    /// Register a hotkey on a subnet for the current registration price, burned from the
+    /// coldkey.
+    Register(RegisterArgs),
+    /// Stake: move TAO from a coldkey to stake on a hotkey and back, or show a hotkey's stake.
+    #[command(subcommand)]
+    Stake(StakeCommand),
+    /// Weights: set a validator's weights, or commit to them and reveal them later.
+    #[command(subcommand)]
+    Weights(WeightsCommand),
+    /// Show a subnet's metagraph: each UID's stake, consensus, incentive, dividends, emission,
+    /// validator trust and permit, last update and axon.
+    ///
+    /// Ratios (consensus, incentive, dividends, validator trust) are shown from 0 to 1: the
+    /// chain stores them out of 65535. `--json` prints everything the chain has, weights and
+    /// bonds included.
+    Metagraph(MetagraphArgs),
+    /// Show the chain-wide economy: its parameters, totals (stake, locks, pending and minted
+    /// emission) and the current subnet lock cost.
+    Economy(EconomyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,6 +328,266 @@ pub(crate) struct ClientArgs {
     /// Wallet directory for wallet names [default: ~/.ganglion/wallets].
     #[arg(long, value_name = "DIR")]
     pub(crate) wallet_path: Option<PathBuf>,
+}
+
+/// The coldkey that signs and pays.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Keys")]
+#[group(required = true, multiple = false)]
+pub(crate) struct ColdkeyArgs {
+    /// The coldkey: a secret URI (//Alice) or a wallet's NAME (its coldkey).
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) coldkey: Option<String>,
+    /// A wallet: its coldkey signs, and a plain `--hotkey NAME` is one of its hotkeys.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wallet: Option<String>,
+}
+
+/// How a transaction is sent.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Client")]
+pub(crate) struct TxArgs {
+    /// Seconds to wait for the block.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) timeout: u64,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubnetCommand {
+    /// Create a subnet owned by the coldkey, locking the current lock cost; the hotkey
+    /// becomes UID 0 and is never pruned.
+    Create(SubnetCreateArgs),
+    /// List the subnets: owner, neurons, tempo, pending emission and registration price.
+    List(ClientArgs),
+    /// Show a subnet: its record, registration price, epoch schedule and hyperparameters.
+    Show(SubnetShowArgs),
+    /// Set one of a subnet's hyperparameters (signed by its owner; kappa and max_validators
+    /// by the chain's root).
+    ///
+    /// Owner parameters: tempo, bonds_moving_average, immunity_period, max_uids,
+    /// min_allowed_weights, max_weight_limit, weights_rate_limit,
+    /// activity_cutoff_factor_milli, min_burn (TAO), max_burn (TAO), burn_half_life,
+    /// burn_increase_mult_milli, bonds_penalty, yuma3 (true/false), commit_reveal,
+    /// reveal_period_epochs, liquid_alpha, alpha_values (LOW,HIGH), alpha_sigmoid_steepness,
+    /// pow_registration, target_registrations_per_interval, weights_version_key. Root
+    /// parameters: kappa, max_validators. Bounds are in docs/economics.md; the chain refuses
+    /// a value out of them and says why.
+    Set(SubnetSetArgs),
+    /// Set a chain-wide economy parameter (signed by the chain's root: //Alice on the dev
+    /// chain): owner_cut (out of 65535), subnet_limit or min_lock_cost (TAO).
+    RootSet(RootSetArgs),
+}
+
+/// Arguments of `ganglion subnet create`.
+#[derive(Debug, Args)]
+pub(crate) struct SubnetCreateArgs {
+    /// The subnet's name (1 to 64 bytes).
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The owner's hotkey (UID 0): an SS58 address, a secret URI (//Alice//owner), or a
+    /// hotkey NAME of --wallet.
+    #[arg(long, value_name = "KEY_OR_URI", help_heading = "Keys")]
+    pub(crate) hotkey: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion subnet show`.
+#[derive(Debug, Args)]
+pub(crate) struct SubnetShowArgs {
+    /// The subnet.
+    pub(crate) netuid: u16,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+/// Arguments of `ganglion subnet set`.
+#[derive(Debug, Args)]
+pub(crate) struct SubnetSetArgs {
+    /// The subnet.
+    pub(crate) netuid: u16,
+    /// The parameter, in snake_case (`tempo`, `commit_reveal`, `kappa`, ...).
+    pub(crate) param: String,
+    /// Its value: an integer, true/false, TAO for min_burn and max_burn, LOW,HIGH for
+    /// alpha_values.
+    #[arg(allow_negative_numbers = true)]
+    pub(crate) value: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion subnet root-set`.
+#[derive(Debug, Args)]
+pub(crate) struct RootSetArgs {
+    /// The parameter: owner_cut, subnet_limit or min_lock_cost.
+    pub(crate) param: String,
+    /// Its value (TAO for min_lock_cost).
+    pub(crate) value: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion register`.
+#[derive(Debug, Args)]
+pub(crate) struct RegisterArgs {
+    /// The subnet.
+    #[arg(long)]
+    pub(crate) netuid: u16,
+    /// The hotkey to register: an SS58 address, a secret URI (//Alice//miner1), or a hotkey
+    /// NAME of --wallet. It must be the coldkey's, or not yet owned.
+    #[arg(long, value_name = "KEY_OR_URI", help_heading = "Keys")]
+    pub(crate) hotkey: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StakeCommand {
+    /// Stake TAO from the coldkey's free balance on a hotkey.
+    Add(StakeArgs),
+    /// Move TAO staked on a hotkey back to the coldkey's free balance.
+    Remove(StakeArgs),
+    /// Show the stake on a hotkey: its total, each coldkey's share, its take and where it
+    /// is registered.
+    Show(StakeShowArgs),
+}
+
+/// Arguments of `ganglion stake add` and `ganglion stake remove`.
+#[derive(Debug, Args)]
+pub(crate) struct StakeArgs {
+    /// How much, in TAO (up to 9 decimals).
+    #[arg(long, value_name = "TAO")]
+    pub(crate) amount: String,
+    /// Check first that the hotkey is registered on this subnet. Stake is per hotkey, across
+    /// every subnet it serves (there are no subnet alpha tokens), so this is only a check.
+    #[arg(long)]
+    pub(crate) netuid: Option<u16>,
+    /// The hotkey: an SS58 address, a secret URI, or a hotkey NAME of --wallet. It must be
+    /// registered on some subnet.
+    #[arg(long, value_name = "KEY_OR_URI", help_heading = "Keys")]
+    pub(crate) hotkey: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion stake show`.
+#[derive(Debug, Args)]
+pub(crate) struct StakeShowArgs {
+    /// The hotkey: an SS58 address, a secret URI, a wallet's NAME/HOTKEY, or a hotkey NAME
+    /// of --wallet.
+    #[arg(value_name = "KEY_OR_URI")]
+    pub(crate) hotkey: String,
+    /// The wallet a plain hotkey NAME belongs to.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wallet: Option<String>,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WeightsCommand {
+    /// Set weights directly (subnets without commit-reveal).
+    Set(WeightsSetArgs),
+    /// Commit to weights: send only their hash, and print the salt to reveal them with.
+    ///
+    /// Nothing is stored on disk: keep the printed salt (and the uids, weights and version
+    /// key) and pass them to `ganglion weights reveal` in the reveal epoch, which is
+    /// reveal_period_epochs epochs after the commit's. A commit not revealed in that epoch
+    /// expires.
+    Commit(WeightsCommitArgs),
+    /// Reveal committed weights: the same uids, weights, salt and version key as the commit.
+    Reveal(WeightsRevealArgs),
+}
+
+/// Which weights, as a validator's hotkey signs them.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Weights")]
+pub(crate) struct WeightsArgs {
+    /// The subnet.
+    #[arg(long)]
+    pub(crate) netuid: u16,
+    /// The validator's hotkey, which signs: a secret URI (//Bob//validator), a wallet's
+    /// NAME/HOTKEY, or a hotkey NAME of --wallet.
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) hotkey: String,
+    /// The wallet a plain hotkey NAME belongs to.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wallet: Option<String>,
+    /// Target UIDs, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "UIDS")]
+    pub(crate) uids: Vec<u16>,
+    /// Their weights, comma-separated: non-negative decimals (0.6,0.3,0.1), scaled so that the
+    /// largest is 65535; with --raw, integers 0 to 65535 sent as they are.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "WEIGHTS")]
+    pub(crate) weights: Vec<String>,
+    /// Send --weights as given (integers 0 to 65535).
+    #[arg(long)]
+    pub(crate) raw: bool,
+    /// The weights version key [default: the subnet's weights_version_key].
+    #[arg(long, value_name = "KEY")]
+    pub(crate) version_key: Option<u64>,
+}
+
+/// Arguments of `ganglion weights set`.
+#[derive(Debug, Args)]
+pub(crate) struct WeightsSetArgs {
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion weights commit`.
+#[derive(Debug, Args)]
+pub(crate) struct WeightsCommitArgs {
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
+    /// The salt, comma-separated integers 0 to 65535 [default: 8 random values].
+    #[arg(long, value_delimiter = ',', value_name = "SALT")]
+    pub(crate) salt: Option<Vec<u16>>,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion weights reveal`.
+#[derive(Debug, Args)]
+pub(crate) struct WeightsRevealArgs {
+    #[command(flatten)]
+    pub(crate) weights: WeightsArgs,
+    /// The salt the commit printed, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_name = "SALT")]
+    pub(crate) salt: Vec<u16>,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion metagraph`.
+#[derive(Debug, Args)]
+pub(crate) struct MetagraphArgs {
+    /// The subnet.
+    #[arg(long)]
+    pub(crate) netuid: u16,
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
+}
+
+/// Arguments of `ganglion economy`.
+#[derive(Debug, Args)]
+pub(crate) struct EconomyArgs {
+    #[command(flatten)]
+    pub(crate) client: ClientArgs,
 }
 
 /// Arguments of `ganglion balance`.

@@ -38,11 +38,11 @@ pub(crate) fn signer(spec: &str, root: &Path) -> anyhow::Result<Pair> {
     wallet::resolve_signer(spec, root, password).map_err(super::wallet::user_error)
 }
 
-fn address(spec: &str, root: &Path) -> anyhow::Result<AccountId> {
+pub(crate) fn address(spec: &str, root: &Path) -> anyhow::Result<AccountId> {
     wallet::resolve_address(spec, root).map_err(super::wallet::user_error)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -8,6 +8,7 @@ use crate::cli::{Command, PluginCommand, YumaCommand};
 mod account;
 #[cfg(test)]
 pub(crate) mod docs;
+mod economy;
 mod node;
 mod plugin;
 pub(crate) mod wallet;
@@ -25,6 +26,12 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Balance(args) => account::balance(&args),
         Command::Transfer(args) => account::transfer(&args),
         Command::Wallet(args) => wallet::run(&args),
+        Command::Subnet(command) => economy::subnet(&command),
+        Command::Register(args) => economy::register(&args),
+        Command::Stake(command) => economy::stake(&command),
+        Command::Weights(command) => economy::weights(&command),
+        Command::Metagraph(args) => economy::metagraph(&args),
+        Command::Economy(args) => economy::economy(&args),
     }
 }
 

@@ -1,4 +1,5 @@
-//! A JSON-RPC client for a ganglion node: what `ganglion balance` and `ganglion transfer` use.
+//! A JSON-RPC client for a ganglion node: what `ganglion balance`, `ganglion transfer` and the
+//! economy commands (`ganglion subnet`, `register`, `stake`, `weights`, `metagraph`) use.
 
 use std::time::Duration;
 
@@ -15,6 +16,33 @@ use crate::chain::hashing::H256;
 use crate::chain::keys::{AccountId, Pair};
 use crate::chain::state::{DispatchError, Event, EventRecord};
 use crate::chain::units::Balance;
+
+/// A neuron of a subnet, by UID or by hotkey (`ganglion_neuron`'s second parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeuronId {
+    /// Its UID.
+    Uid(u16),
+    /// Its hotkey.
+    Hotkey(AccountId),
+}
+
+/// A fresh random salt for `weights.commit`: `len` values from the operating system's
+/// random source (8 values are 128 bits).
+///
+/// ```
+/// let salt = ganglion_kernel::node::client::random_salt(8);
+/// assert_eq!(salt.len(), 8);
+/// assert_ne!(salt, ganglion_kernel::node::client::random_salt(8));
+/// ```
+pub fn random_salt(len: usize) -> Vec<u16> {
+    use rand_core::RngCore as _;
+    let mut bytes = vec![0u8; len.saturating_mul(2)];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+        .collect()
+}
 
 /// The mortality period the client signs transfers with, in blocks.
 pub const TRANSFER_ERA_PERIOD: u64 = 64;
@@ -86,7 +114,7 @@ pub struct AccountView {
     pub exists: bool,
 }
 
-/// What happened to a submitted transfer.
+/// What happened to a submitted transaction.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
     /// The extrinsic's hash.
@@ -97,6 +125,9 @@ pub struct Receipt {
     pub fee: Balance,
     /// Why the call failed, if it did (its fee was still paid).
     pub error: Option<DispatchError>,
+    /// The call's own events (a `subnet_created` with its netuid, say), without the outcome
+    /// event that `fee` and `error` summarize; empty when the call failed.
+    pub events: Vec<Event>,
 }
 
 /// A connected client.
@@ -276,32 +307,119 @@ impl RpcClient {
             .iter()
             .position(|h| *h == hash)
             .ok_or_else(|| unexpected(METHOD, format!("{hash} is not in block {block}")))?;
+        let mut events = Vec::new();
         for record in found
             .events
-            .iter()
+            .into_iter()
             .filter(|r| r.extrinsic == Some(index as u32))
         {
-            match &record.event {
-                Event::ExtrinsicSuccess { fee } => {
-                    return Ok(Receipt {
-                        extrinsic: hash,
-                        block,
-                        fee: *fee,
-                        error: None,
-                    });
+            let (fee, error) = match record.event {
+                Event::ExtrinsicSuccess { fee } => (fee, None),
+                Event::ExtrinsicFailed { fee, error } => (fee, Some(error)),
+                other => {
+                    events.push(other);
+                    continue;
                 }
-                Event::ExtrinsicFailed { fee, error } => {
-                    return Ok(Receipt {
-                        extrinsic: hash,
-                        block,
-                        fee: *fee,
-                        error: Some(*error),
-                    });
-                }
-                _ => {}
-            }
+            };
+            return Ok(Receipt {
+                extrinsic: hash,
+                block,
+                fee,
+                error,
+                events,
+            });
         }
         Err(unexpected(METHOD, format!("no outcome event for {hash}")))
+    }
+
+    /// Signs `call` as `signer` (see [`RpcClient::sign`]), submits it and waits until it is in a
+    /// block (at most `timeout`). A call the chain refused is still a receipt, with its
+    /// [`Receipt::error`] set.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: once submitted, the transaction stays in the node's pool and may be
+    /// included even if this future is dropped.
+    pub async fn submit_call(
+        &self,
+        signer: &Pair,
+        call: Call,
+        timeout: Duration,
+    ) -> Result<Receipt, ClientError> {
+        let bytes = self.sign(signer, call, 0).await?;
+        self.submit_and_wait(&bytes, timeout).await
+    }
+
+    /// `ganglion_subnets`: every subnet's summary (see `docs/rpc.md`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn subnets(&self) -> Result<Vec<Value>, ClientError> {
+        self.request("ganglion_subnets", rpc_params![]).await
+    }
+
+    /// `ganglion_subnetInfo`: a subnet's record, prices and epoch schedule.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn subnet_info(&self, netuid: u16) -> Result<Value, ClientError> {
+        self.request("ganglion_subnetInfo", rpc_params![netuid])
+            .await
+    }
+
+    /// `ganglion_hyperparameters`: a subnet's hyperparameters.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn hyperparameters(&self, netuid: u16) -> Result<Value, ClientError> {
+        self.request("ganglion_hyperparameters", rpc_params![netuid])
+            .await
+    }
+
+    /// `ganglion_metagraph`: every neuron of a subnet, with the head's number as `block`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn metagraph(&self, netuid: u16) -> Result<Value, ClientError> {
+        self.request("ganglion_metagraph", rpc_params![netuid])
+            .await
+    }
+
+    /// `ganglion_neuron`: one neuron of a subnet.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn neuron(&self, netuid: u16, which: NeuronId) -> Result<Value, ClientError> {
+        let which = match which {
+            NeuronId::Uid(uid) => Value::from(uid),
+            NeuronId::Hotkey(hotkey) => Value::from(hotkey.to_string()),
+        };
+        self.request("ganglion_neuron", rpc_params![netuid, which])
+            .await
+    }
+
+    /// `ganglion_stake`: the stake on a hotkey, by coldkey, and where it is registered.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn stake(&self, hotkey: &AccountId) -> Result<Value, ClientError> {
+        self.request("ganglion_stake", rpc_params![hotkey.to_string()])
+            .await
+    }
+
+    /// `ganglion_economy`: the chain-wide parameters and totals, with the head they are at.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads.
+    pub async fn economy(&self) -> Result<Value, ClientError> {
+        self.request("ganglion_economy", rpc_params![]).await
     }
 
     /// Transfers `amount` rao from `from` to `to` and waits for the block.

@@ -19,6 +19,8 @@ use crate::chain::pool::{Admission, PoolError, Removal};
 use crate::chain::service::{ChainEvent, ChainService};
 use crate::chain::units::format_tao;
 
+mod economy;
+
 /// JSON-RPC's "invalid params".
 const INVALID_PARAMS: i32 = -32602;
 /// Internal error.
@@ -310,6 +312,7 @@ fn register(
             watch(p, pending, s).await;
         },
     )?;
+    economy::register(module)?;
     Ok(())
 }
 

@@ -196,3 +196,146 @@ fn rpc_answers_and_refuses_bad_requests() {
         node.stop().await;
     });
 }
+
+#[test]
+fn economy_reads_answer_and_unknown_subnets_are_invalid_params() {
+    use ganglion_kernel::chain::extrinsic::{Call, NeuronsCall, SubnetsCall};
+    use ganglion_kernel::chain::state::Event;
+    use ganglion_kernel::node::client::NeuronId;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    runtime().block_on(async {
+        let node = start(dir.path()).await;
+        let url = format!("ws://{}", node.rpc_addr());
+        let client = RpcClient::connect(&url).await.expect("client");
+        let ws = WsClientBuilder::default()
+            .build(&url)
+            .await
+            .expect("connect");
+        let key = |uri: &str| Pair::from_uri(uri).expect("key");
+        let timeout = Duration::from_secs(20);
+
+        assert_eq!(client.subnets().await.expect("list"), Vec::<Value>::new());
+        let owner_hotkey = key("//Alice//owner").public();
+        let receipt = client
+            .submit_call(
+                &key("//Alice"),
+                Call::Subnets(SubnetsCall::Create {
+                    hotkey: owner_hotkey,
+                    name: b"rpc".to_vec(),
+                }),
+                timeout,
+            )
+            .await
+            .expect("create");
+        assert_eq!(receipt.error, None);
+        let Some(Event::SubnetCreated {
+            netuid: 1, locked, ..
+        }) = receipt.events.first()
+        else {
+            panic!("no subnet_created event: {:?}", receipt.events);
+        };
+        let hotkey = key("//Bob//validator").public();
+        let receipt = client
+            .submit_call(
+                &key("//Bob"),
+                Call::Neurons(NeuronsCall::Register { netuid: 1, hotkey }),
+                timeout,
+            )
+            .await
+            .expect("register");
+        assert_eq!(receipt.error, None);
+
+        let list = client.subnets().await.expect("list");
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["netuid"], 1);
+        assert_eq!(list[0]["name"], "rpc");
+        assert_eq!(list[0]["neurons"], 2);
+        assert!(list[0]["registration_price"].as_u64().expect("price") > 0);
+
+        let info = client.subnet_info(1).await.expect("info");
+        assert_eq!(info["owner_hotkey"], owner_hotkey.to_string());
+        assert_eq!(info["locked"].as_u64(), Some(*locked));
+        let head = info["head"].as_u64().expect("head");
+        let next = info["next_epoch_block"].as_u64().expect("next epoch");
+        assert!(next > head && next <= head + 361, "{info}");
+        assert!(info["pow"]["difficulty"].as_u64().is_some(), "{info}");
+
+        let params = client.hyperparameters(1).await.expect("params");
+        assert_eq!(params["tempo"], 360);
+        assert_eq!(params["commit_reveal"], false);
+
+        let mg = client.metagraph(1).await.expect("metagraph");
+        assert_eq!(mg["neurons"].as_array().map(Vec::len), Some(2));
+        assert_eq!(mg["neurons"][1]["hotkey"], hotkey.to_string());
+        assert!(mg["block"].as_u64().expect("block") >= head);
+
+        let by_uid = client.neuron(1, NeuronId::Uid(1)).await.expect("uid");
+        let by_key = client
+            .neuron(1, NeuronId::Hotkey(hotkey))
+            .await
+            .expect("hotkey");
+        assert_eq!(by_uid, by_key);
+        assert_eq!(by_uid["coldkey"], key("//Bob").public().to_string());
+
+        let stake = client.stake(&hotkey).await.expect("stake");
+        assert_eq!(
+            stake["registrations"],
+            serde_json::json!([{"netuid": 1, "uid": 1}])
+        );
+        assert_eq!(stake["total"], 0);
+
+        let economy = client.economy().await.expect("economy");
+        assert_eq!(economy["totals"]["locked"].as_u64(), Some(*locked));
+        assert_eq!(economy["subnets"], serde_json::json!([1]));
+        assert!(economy["lock_cost"].as_u64().expect("lock cost") >= *locked);
+
+        // Unknown subnets, UIDs and hotkeys: invalid params with a clear message.
+        for (method, params) in [
+            ("ganglion_subnetInfo", rpc_params![7]),
+            ("ganglion_hyperparameters", rpc_params![7]),
+            ("ganglion_metagraph", rpc_params![7]),
+            ("ganglion_neuron", rpc_params![7, 0]),
+        ] {
+            match ws.request::<Value, _>(method, params).await {
+                Err(Error::Call(obj)) => {
+                    assert_eq!(obj.code(), -32602, "{method}");
+                    assert!(
+                        obj.message().contains("subnet 7 does not exist"),
+                        "{method}: {}",
+                        obj.message()
+                    );
+                }
+                other => panic!("{method}: {other:?}"),
+            }
+        }
+        for (params, expected) in [
+            (rpc_params![1, 9], "uid 9 does not exist on subnet 1"),
+            (
+                rpc_params![1, key("//Eve").public().to_string()],
+                "is not registered on subnet 1",
+            ),
+            (rpc_params![1, "nobody"], "is not an address"),
+            (rpc_params![1, true], "neither a UID nor a hotkey"),
+        ] {
+            match ws.request::<Value, _>("ganglion_neuron", params).await {
+                Err(Error::Call(obj)) => {
+                    assert_eq!(obj.code(), -32602);
+                    assert!(obj.message().contains(expected), "{}", obj.message());
+                }
+                other => panic!("{expected}: {other:?}"),
+            }
+        }
+        let e = ws
+            .request::<Value, _>("ganglion_subnetInfo", rpc_params!["x"])
+            .await
+            .expect_err("not a netuid");
+        assert_eq!(code(e), -32602);
+        let e = ws
+            .request::<Value, _>("ganglion_stake", rpc_params!["5Grw"])
+            .await
+            .expect_err("not an address");
+        assert_eq!(code(e), -32602);
+        node.stop().await;
+    });
+}
