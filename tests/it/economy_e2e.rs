@@ -199,7 +199,7 @@ fn run_scenario(commit_reveal: bool) {
     let netuid = created["netuid"].as_u64().expect("netuid").to_string();
     let n = netuid.as_str();
     // Commit-reveal needs its reveal inside one epoch: give it a longer tempo.
-    let tempo = if commit_reveal { "20" } else { "10" };
+    let tempo = if commit_reveal { "32" } else { "10" };
     let mut params = vec![
         ("tempo", tempo),
         ("weights_rate_limit", "0"),
