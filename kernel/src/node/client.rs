@@ -252,6 +252,20 @@ impl RpcClient {
         Ok(Extrinsic::sign(signer, call, extra, &Additional::new(genesis, head)).to_bytes())
     }
 
+    /// Submits a signed extrinsic to the pool and returns its hash, without waiting.
+    pub async fn submit(&self, bytes: &[u8]) -> Result<H256, ClientError> {
+        self.request(
+            "author_submitExtrinsic",
+            rpc_params![format!("0x{}", hex::encode(bytes))],
+        )
+        .await
+    }
+
+    /// A `ganglion_chainInfo` field.
+    pub async fn chain_info(&self) -> Result<Value, ClientError> {
+        self.request("ganglion_chainInfo", rpc_params![]).await
+    }
+
     /// Submits a signed extrinsic and waits until it is in a block (at most `timeout`).
     pub async fn submit_and_wait(
         &self,
