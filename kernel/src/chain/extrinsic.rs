@@ -828,6 +828,65 @@ mod tests {
         ));
     }
 
+    /// A balances transfer signed by //Alice with polkadot.js (txwrapper) for a Substrate dev
+    /// chain whose Balances module has index 6, as published in txwrapper-bifrost's README:
+    /// the transaction, the payload it signed, and its hash.
+    #[test]
+    fn polkadot_js_transactions_verify_under_our_format() {
+        let tx = hex::decode(concat!(
+            "4d028400d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d010c8d39b3c70d",
+            "a71719b9889f7785e0552ed538de2c06acbaa1f070f402739d7214cf1bcbeb873b6f955dd3c11345b92705",
+            "ddc6c910f67aa590abbcc4d6956b8b750200000600008eaf04151687736326c9fea17e25fc5287613693c9",
+            "12909cb226aa4794f26a4813f6ffffffffff3f01"
+        ))
+        .expect("hex");
+        let signed_payload = hex::decode(concat!(
+            "0600008eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a4813f6ffffffffff3f",
+            "01750200000100000001000000472fb2b977307379477a6be2cb6e23ade0343797d564e54b1fe33d291ee4",
+            "146874b19ef9828fd83dca228286e9e7b421429574b4def3e15e643e75cb37d719b2"
+        ))
+        .expect("hex");
+        assert_eq!(
+            extrinsic_hash(&tx).to_string(),
+            "0x80c321fd3a2ce59c299850b250ed4aa3d869297789bbb50a54c35e829f69c066"
+        );
+        // Our decoder reads everything up to the call, and names the foreign module.
+        assert_eq!(
+            Extrinsic::from_bytes(&tx),
+            Err(ExtrinsicError::UnknownCall { module: 6, call: 0 })
+        );
+        let mut input = &tx[..];
+        let len = Compact::<u32>::decode(&mut input).expect("length").0;
+        assert_eq!(len as usize, input.len());
+        assert_eq!(input.read_byte().expect("version"), SIGNED_V4);
+        let signer = MultiAddress::decode(&mut input).expect("address").0;
+        assert_eq!(signer, alice().public());
+        assert_eq!(input.read_byte().expect("kind"), 1);
+        let signature = Signature::decode(&mut input).expect("signature");
+        let extra = Extra::decode(&mut input).expect("extra");
+        assert_eq!(extra.nonce, 0);
+        assert!(matches!(extra.era, Era::Mortal { .. }));
+        let call = input;
+        // The payload we would sign for the same call, extensions and chain is the one
+        // polkadot.js signed, and the signature verifies under our scheme.
+        let mut genesis = [0u8; 32];
+        genesis
+            .copy_from_slice(&signed_payload[signed_payload.len() - 64..signed_payload.len() - 32]);
+        let mut birth = [0u8; 32];
+        birth.copy_from_slice(&signed_payload[signed_payload.len() - 32..]);
+        let additional = Additional {
+            spec_version: 1,
+            transaction_version: 1,
+            genesis_hash: H256(genesis),
+            era_birth_hash: H256(birth),
+        };
+        let mut ours = call.to_vec();
+        ours.extend(extra.encode());
+        ours.extend(additional.encode());
+        assert_eq!(ours, signed_payload);
+        assert!(keys::verify(&signature, &ours, &signer));
+    }
+
     proptest! {
         #[test]
         fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
