@@ -187,6 +187,17 @@ fn rpc_answers_and_refuses_bad_requests() {
             .expect_err("refused subscription");
         assert_eq!(code(e), 1010);
 
+        // Plain HTTP on the same port: a request, and a body that is not JSON.
+        let addr = node.rpc_addr();
+        let ok = http_post(
+            addr,
+            r#"{"jsonrpc":"2.0","id":7,"method":"system_name","params":[]}"#,
+        );
+        assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+        assert!(ok.contains(r#""result":"ganglion""#), "{ok}");
+        let junk = http_post(addr, "{not json");
+        assert!(junk.contains("-32700"), "a parse error: {junk}");
+
         // The node still serves after all of that.
         let info: Value = ws
             .request("ganglion_accountInfo", rpc_params![bob.to_string()])
@@ -338,4 +349,21 @@ fn economy_reads_answer_and_unknown_subnets_are_invalid_params() {
         assert_eq!(code(e), -32602);
         node.stop().await;
     });
+}
+
+/// POSTs `body` to the node's HTTP endpoint and returns the whole response.
+fn http_post(addr: SocketAddr, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
 }
