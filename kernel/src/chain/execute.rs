@@ -740,40 +740,11 @@ impl<'a> BlockBuilder<'a> {
                 expected: sender.nonce,
             });
         }
-        let free_call = if xt.extra.tip == 0 {
-            let block = ctx.block;
+        let fee = {
+            let (block, params) = (ctx.block, ctx.params);
             let overlay = &mut *ctx.overlay;
             let mut get = |key: &[u8]| overlay.get(key).ok().flatten();
-            super::economy::is_free_call(&mut get, block, &xt.signer, &xt.call)
-        } else {
-            Err(None)
-        };
-        let fee = if free_call.is_ok() {
-            0
-        } else {
-            let fee = ctx
-                .params
-                .fee(bytes.len(), xt.extra.tip)
-                .ok_or(TxError::FeeOverflow)?;
-            let ed = ctx.params.existential_deposit;
-            if sender.providers == 0
-                || fee
-                    .checked_add(ed)
-                    .is_none_or(|need| sender.data.free < need)
-            {
-                return Err(match free_call {
-                    Err(Some(reason)) => TxError::NotFree {
-                        reason,
-                        free: sender.data.free,
-                    },
-                    _ => TxError::CannotPayFee {
-                        free: sender.data.free,
-                        fee,
-                        existential_deposit: ed,
-                    },
-                });
-            }
-            fee
+            fee_due(&mut get, block, &params, xt, bytes.len(), &sender)?
         };
         sender.data.free -= fee;
         sender.nonce += 1;
@@ -856,6 +827,42 @@ impl<'a> BlockBuilder<'a> {
     pub fn extrinsics(&self) -> &[Vec<u8>] {
         &self.extrinsics
     }
+}
+
+/// The fee `xt` (`len` bytes, sent by `sender`) pays in block `block`, or why it cannot: a
+/// hotkey call that passes `economy::is_free_call` is free; any other pays base + bytes + tip
+/// and must leave the sender the existential deposit. `get` reads the state it runs on. The
+/// pool and block execution both decide through here, so they never disagree.
+pub(crate) fn fee_due(
+    get: &mut dyn FnMut(&[u8]) -> Option<Vec<u8>>,
+    block: u32,
+    params: &ChainParams,
+    xt: &Extrinsic,
+    len: usize,
+    sender: &AccountInfo,
+) -> Result<Balance, TxError> {
+    let free_call = if xt.extra.tip == 0 {
+        super::economy::is_free_call(get, block, &xt.signer, &xt.call)
+    } else {
+        Err(None)
+    };
+    if free_call.is_ok() {
+        return Ok(0);
+    }
+    let fee = params.fee(len, xt.extra.tip).ok_or(TxError::FeeOverflow)?;
+    let ed = params.existential_deposit;
+    let free = sender.data.free;
+    if sender.providers == 0 || fee.checked_add(ed).is_none_or(|need| free < need) {
+        return Err(match free_call {
+            Err(Some(reason)) => TxError::NotFree { reason, free },
+            _ => TxError::CannotPayFee {
+                free,
+                fee,
+                existential_deposit: ed,
+            },
+        });
+    }
+    Ok(fee)
 }
 
 /// Runs a call for `from`.

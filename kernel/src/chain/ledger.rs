@@ -19,7 +19,7 @@ use parity_scale_codec::{Decode, Encode};
 use super::block::{Block, Certificate, Header, SignedBlock, vote_message};
 use super::execute::{
     BlockBuilder, BlockError, Executed, Parent, StateView, TxError, execute_block,
-    explain_bad_signature, signed_payload,
+    explain_bad_signature, fee_due, signed_payload,
 };
 use super::extrinsic::{Extrinsic, extrinsic_hash};
 use super::genesis::{GenesisConfig, GenesisError};
@@ -359,37 +359,17 @@ impl Chain {
             });
         }
         let params = self.params().unwrap_or_default();
-        let free_call = if xt.extra.tip == 0 {
+        let fee = {
             let state = self.state();
             let mut get = |key: &[u8]| state.read(key).ok().flatten();
-            super::economy::is_free_call(&mut get, self.head.number + 1, &xt.signer, &xt.call)
-        } else {
-            Err(None)
-        };
-        let fee = if free_call.is_ok() {
-            0
-        } else {
-            let fee = params
-                .fee(bytes.len(), xt.extra.tip)
-                .ok_or(TxError::FeeOverflow)?;
-            let ed = params.existential_deposit;
-            if fee
-                .checked_add(ed)
-                .is_none_or(|need| account.data.free < need)
-            {
-                return Err(match free_call {
-                    Err(Some(reason)) => TxError::NotFree {
-                        reason,
-                        free: account.data.free,
-                    },
-                    _ => TxError::CannotPayFee {
-                        free: account.data.free,
-                        fee,
-                        existential_deposit: ed,
-                    },
-                });
-            }
-            fee
+            fee_due(
+                &mut get,
+                self.head.number + 1,
+                &params,
+                &xt,
+                bytes.len(),
+                &account,
+            )?
         };
         Ok(ValidTransaction {
             hash: extrinsic_hash(bytes),
