@@ -91,6 +91,35 @@ pub(crate) fn on_initialize(ctx: &mut Ctx<'_, '_>) -> Result<(), BlockError> {
     emission::on_initialize(ctx, &IdentityShaper)
 }
 
+/// Adds `who` to the sorted account list stored at `key` (the stakers of a hotkey, the
+/// committers of a subnet, ...), unless it is there already.
+pub(crate) fn list_insert(
+    ctx: &mut Ctx<'_, '_>,
+    key: Vec<u8>,
+    who: &AccountId,
+) -> Result<(), BlockError> {
+    let mut list: Vec<AccountId> = ctx.get_or_default(&key)?;
+    if let Err(at) = list.binary_search(who) {
+        list.insert(at, *who);
+        ctx.put(key, &list)?;
+    }
+    Ok(())
+}
+
+/// Removes `who` from the sorted account list stored at `key`, if it is there.
+pub(crate) fn list_remove(
+    ctx: &mut Ctx<'_, '_>,
+    key: Vec<u8>,
+    who: &AccountId,
+) -> Result<(), BlockError> {
+    let mut list: Vec<AccountId> = ctx.get_or_default(&key)?;
+    if let Ok(at) = list.binary_search(who) {
+        list.remove(at);
+        ctx.put(key, &list)?;
+    }
+    Ok(())
+}
+
 /// Whether a coldkey still has something on chain besides its free balance (stake, or a
 /// subnet it owns): such an account is never reaped.
 pub(crate) fn holds_anything(
@@ -168,7 +197,8 @@ pub(crate) fn is_free_call(
     }
 }
 
-fn read<T: parity_scale_codec::Decode>(
+/// Decodes the value at a state key (`None` when absent or undecodable).
+pub(crate) fn read<T: parity_scale_codec::Decode>(
     view: &dyn StateView,
     key: &[u8],
 ) -> Result<Option<T>, StoreError> {
@@ -261,34 +291,20 @@ pub mod query {
         };
         let hotkeys: Vec<AccountId> = read(view, &keys::hotkeys(netuid))?.unwrap_or_default();
         let n = hotkeys.len();
-        let vec_u16 = |key: Vec<u8>| -> Result<Vec<u16>, StoreError> {
-            let mut v: Vec<u16> = read(view, &key)?.unwrap_or_default();
-            v.resize(n, 0);
-            Ok(v)
-        };
-        let vec_u64 = |key: Vec<u8>| -> Result<Vec<u64>, StoreError> {
-            let mut v: Vec<u64> = read(view, &key)?.unwrap_or_default();
-            v.resize(n, 0);
-            Ok(v)
-        };
-        let vec_bool = |key: Vec<u8>| -> Result<Vec<bool>, StoreError> {
-            let mut v: Vec<bool> = read(view, &key)?.unwrap_or_default();
-            v.resize(n, false);
-            Ok(v)
-        };
+        let padded_bools = |v| padded::<bool>(view, netuid, v, n);
+        let padded_u16s = |v| padded::<u16>(view, netuid, v, n);
+        let padded_u64s = |v| padded::<u64>(view, netuid, v, n);
+        let active = padded_bools(Vector::Active)?;
+        let stake_weight = padded_u16s(Vector::StakeWeight)?;
+        let consensus = padded_u16s(Vector::Consensus)?;
+        let incentive = padded_u16s(Vector::Incentive)?;
+        let dividends = padded_u16s(Vector::Dividends)?;
+        let validator_trust = padded_u16s(Vector::ValidatorTrust)?;
+        let validator_permit = padded_bools(Vector::ValidatorPermit)?;
+        let emission = padded_u64s(Vector::Emission)?;
+        let last_update = padded_u64s(Vector::LastUpdate)?;
+        let block_at_registration = padded_u64s(Vector::BlockAtRegistration)?;
         let mut neurons = Vec::with_capacity(n);
-        let uid_vectors = UidVectors {
-            active: vec_bool(keys::vector(netuid, Vector::Active))?,
-            stake_weight: vec_u16(keys::vector(netuid, Vector::StakeWeight))?,
-            consensus: vec_u16(keys::vector(netuid, Vector::Consensus))?,
-            incentive: vec_u16(keys::vector(netuid, Vector::Incentive))?,
-            dividends: vec_u16(keys::vector(netuid, Vector::Dividends))?,
-            validator_trust: vec_u16(keys::vector(netuid, Vector::ValidatorTrust))?,
-            validator_permit: vec_bool(keys::vector(netuid, Vector::ValidatorPermit))?,
-            emission: vec_u64(keys::vector(netuid, Vector::Emission))?,
-            last_update: vec_u64(keys::vector(netuid, Vector::LastUpdate))?,
-            block_at_registration: vec_u64(keys::vector(netuid, Vector::BlockAtRegistration))?,
-        };
         for (uid, hotkey) in hotkeys.iter().enumerate() {
             let u = uid;
             neurons.push(NeuronView {
@@ -296,16 +312,16 @@ pub mod query {
                 hotkey: *hotkey,
                 coldkey: owner(view, hotkey)?,
                 stake: hotkey_stake(view, hotkey)?,
-                active: uid_vectors.active[u],
-                stake_weight: uid_vectors.stake_weight[u],
-                consensus: uid_vectors.consensus[u],
-                incentive: uid_vectors.incentive[u],
-                dividends: uid_vectors.dividends[u],
-                validator_trust: uid_vectors.validator_trust[u],
-                validator_permit: uid_vectors.validator_permit[u],
-                emission: uid_vectors.emission[u],
-                last_update: uid_vectors.last_update[u],
-                block_at_registration: uid_vectors.block_at_registration[u],
+                active: active[u],
+                stake_weight: stake_weight[u],
+                consensus: consensus[u],
+                incentive: incentive[u],
+                dividends: dividends[u],
+                validator_trust: validator_trust[u],
+                validator_permit: validator_permit[u],
+                emission: emission[u],
+                last_update: last_update[u],
+                block_at_registration: block_at_registration[u],
                 axon: read(view, &keys::axon(netuid, hotkey))?,
                 weights: read(view, &keys::weights(netuid, uid as u16))?.unwrap_or_default(),
                 bonds: read(view, &keys::bonds(netuid, uid as u16))?.unwrap_or_default(),
@@ -322,16 +338,15 @@ pub mod query {
         }))
     }
 
-    struct UidVectors {
-        active: Vec<bool>,
-        stake_weight: Vec<u16>,
-        consensus: Vec<u16>,
-        incentive: Vec<u16>,
-        dividends: Vec<u16>,
-        validator_trust: Vec<u16>,
-        validator_permit: Vec<bool>,
-        emission: Vec<u64>,
-        last_update: Vec<u64>,
-        block_at_registration: Vec<u64>,
+    /// A subnet's per-UID vector, padded with defaults to `n` entries.
+    fn padded<T: parity_scale_codec::Decode + Clone + Default>(
+        view: &dyn StateView,
+        netuid: u16,
+        v: Vector,
+        n: usize,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out: Vec<T> = read(view, &keys::vector(netuid, v))?.unwrap_or_default();
+        out.resize(n, T::default());
+        Ok(out)
     }
 }

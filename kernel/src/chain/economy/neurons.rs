@@ -309,9 +309,7 @@ fn forget(
         .is_some()
     {
         ctx.remove(keys::commits(netuid, old))?;
-        let mut committers: Vec<AccountId> = ctx.get_or_default(&keys::committers(netuid))?;
-        committers.retain(|c| c != old);
-        ctx.put(keys::committers(netuid), &committers)?;
+        super::list_remove(ctx, keys::committers(netuid), old)?;
     }
     for row in 0..n as u16 {
         if row == uid {

@@ -1,6 +1,7 @@
 //! `staking.*`: stake on hotkeys, delegation and takes.
 
 use super::types::{EconomyError, Totals, keys};
+use super::{list_insert, list_remove};
 use crate::chain::execute::{Ctx, Fail};
 use crate::chain::keys::AccountId;
 use crate::chain::state::Event;
@@ -11,12 +12,6 @@ pub(crate) const MAX_TAKE: u16 = 11_796;
 
 fn err(e: EconomyError) -> Fail {
     Fail::Dispatch(e.into())
-}
-
-fn insert_sorted(list: &mut Vec<AccountId>, who: AccountId) {
-    if let Err(at) = list.binary_search(&who) {
-        list.insert(at, who);
-    }
 }
 
 /// Adds `amount` to `coldkey`'s stake on `hotkey`, updating every total (the rao comes from
@@ -45,12 +40,8 @@ pub(crate) fn credit(
     totals.stake = totals.stake.checked_add(amount).ok_or_else(overflow)?;
     ctx.put(keys::totals(), &totals)?;
     if staked == 0 {
-        let mut stakers: Vec<AccountId> = ctx.get_or_default(&keys::stakers(hotkey))?;
-        insert_sorted(&mut stakers, *coldkey);
-        ctx.put(keys::stakers(hotkey), &stakers)?;
-        let mut hotkeys: Vec<AccountId> = ctx.get_or_default(&keys::staked_hotkeys(coldkey))?;
-        insert_sorted(&mut hotkeys, *hotkey);
-        ctx.put(keys::staked_hotkeys(coldkey), &hotkeys)?;
+        list_insert(ctx, keys::stakers(hotkey), coldkey)?;
+        list_insert(ctx, keys::staked_hotkeys(coldkey), hotkey)?;
     }
     Ok(())
 }
@@ -96,12 +87,8 @@ pub(crate) fn remove(
     let left = staked - amount;
     if left == 0 {
         ctx.remove(keys::stake(hotkey, coldkey))?;
-        let mut stakers: Vec<AccountId> = ctx.get_or_default(&keys::stakers(hotkey))?;
-        stakers.retain(|c| c != coldkey);
-        ctx.put(keys::stakers(hotkey), &stakers)?;
-        let mut hotkeys: Vec<AccountId> = ctx.get_or_default(&keys::staked_hotkeys(coldkey))?;
-        hotkeys.retain(|h| h != hotkey);
-        ctx.put(keys::staked_hotkeys(coldkey), &hotkeys)?;
+        list_remove(ctx, keys::stakers(hotkey), coldkey)?;
+        list_remove(ctx, keys::staked_hotkeys(coldkey), hotkey)?;
     } else {
         ctx.put(keys::stake(hotkey, coldkey), &left)?;
     }

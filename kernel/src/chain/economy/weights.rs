@@ -209,11 +209,7 @@ pub(crate) fn commit(
         epoch,
     });
     ctx.put(keys::commits(netuid, hotkey), &commits)?;
-    let mut committers: Vec<AccountId> = ctx.get_or_default(&keys::committers(netuid))?;
-    if let Err(at) = committers.binary_search(hotkey) {
-        committers.insert(at, *hotkey);
-        ctx.put(keys::committers(netuid), &committers)?;
-    }
+    super::list_insert(ctx, keys::committers(netuid), hotkey)?;
     ctx.emit(Event::WeightsCommitted {
         netuid,
         hotkey: *hotkey,
@@ -262,9 +258,7 @@ pub(crate) fn reveal(
     )?;
     if commits.is_empty() {
         ctx.remove(keys::commits(netuid, hotkey))?;
-        let mut committers: Vec<AccountId> = ctx.get_or_default(&keys::committers(netuid))?;
-        committers.retain(|c| c != hotkey);
-        ctx.put(keys::committers(netuid), &committers)?;
+        super::list_remove(ctx, keys::committers(netuid), hotkey)?;
     } else {
         ctx.put(keys::commits(netuid, hotkey), &commits)?;
     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::{RpcResult, account_param, bad_params, internal};
 use crate::chain::economy::{
-    EconomyError, NeuronView, PowState, SubnetInfo, SubnetParams, epoch_due, keys, query,
+    self, EconomyError, NeuronView, PowState, SubnetInfo, SubnetParams, epoch_due, keys, query,
 };
 use crate::chain::execute::StateView;
 use crate::chain::keys::AccountId;
@@ -27,10 +27,7 @@ fn no_subnet(netuid: u16) -> ErrorObjectOwned {
 
 /// Decodes the value at a raw economy key (`None` when absent or undecodable, as `query`).
 fn read<T: Decode>(view: &dyn StateView, key: &[u8]) -> Result<Option<T>, ErrorObjectOwned> {
-    Ok(view
-        .read(key)
-        .map_err(internal)?
-        .and_then(|b| T::decode(&mut &b[..]).ok()))
+    economy::read(view, key).map_err(internal)
 }
 
 /// A serializable value as a JSON object (the kernel's records all serialize to objects).
