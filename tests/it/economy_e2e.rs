@@ -4,23 +4,15 @@
 //! commit-reveal), and after two epochs the metagraph, the owner's cut and the issuance agree
 //! with what was done.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const RAO_PER_TAO: u64 = 1_000_000_000;
+use crate::node_support::{free_port, start_dev_node};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+const RAO_PER_TAO: u64 = 1_000_000_000;
 
 /// A dev node that is killed when dropped.
 struct Node {
@@ -38,36 +30,7 @@ impl Drop for Node {
 /// Starts `ganglion node --dev --block-time 250` and waits until its RPC listens.
 fn start_node(base: &Path) -> Node {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args([
-            "node",
-            "--dev",
-            "--block-time",
-            "250",
-            "--rpc-port",
-            &port.to_string(),
-            "--base-path",
-        ])
-        .arg(base)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the node did not report its RPC address in time"
-        );
-        match lines.next() {
-            Some(Ok(line)) if line.contains("RPC:") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the node exited before it was ready"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let child = start_dev_node(base, port, &["--block-time", "250"]);
     Node {
         child,
         url: format!("ws://127.0.0.1:{port}"),

@@ -3,6 +3,7 @@
 mod economy_e2e;
 mod node_crash;
 mod node_e2e;
+mod node_support;
 mod plugin_cli;
 mod wallet_cli;
 mod yuma_cli;

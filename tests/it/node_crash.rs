@@ -3,55 +3,21 @@
 //! node re-hashes its whole state against the head's state root at start), never go back in
 //! height, and keep the books exact: the total issuance equals the sum of every balance.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use ganglion_kernel::chain::era::Era;
 use ganglion_kernel::chain::extrinsic::{Additional, BalancesCall, Call, Extra, Extrinsic};
 use ganglion_kernel::chain::keys::Pair;
 use ganglion_kernel::node::client::RpcClient;
 
+use crate::node_support::{free_port, start_dev_node};
+
 const DEV: [&str; 6] = ["Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie"];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn start(base: &Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args([
-            "node",
-            "--dev",
-            "--block-time",
-            "100",
-            "--rpc-port",
-            &port.to_string(),
-        ])
-        .arg("--base-path")
-        .arg(base)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "the node did not start in time");
-        match lines.next() {
-            Some(Ok(line)) if line.contains("RPC:") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the node exited at start: its database did not open"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    child
+    start_dev_node(base, port, &["--block-time", "100"])
 }
 
 /// Total issuance, the sum of the dev accounts' balances, and the head.

@@ -1,56 +1,15 @@
 //! The node binary end to end: a transfer over RPC, SIGKILL, restart on the same base path.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use crate::node_support::{free_port, start_dev_node};
 
-/// Starts `ganglion node --dev` and waits until it says where its RPC listens.
 fn start_node(base: &Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args([
-            "node",
-            "--dev",
-            "--rpc-port",
-            &port.to_string(),
-            "--base-path",
-        ])
-        .arg(base)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the node did not report its RPC address in time"
-        );
-        match lines.next() {
-            Some(Ok(line)) if line.contains("RPC:") => {
-                assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
-                break;
-            }
-            Some(Ok(_)) => {}
-            _ => panic!("the node exited before it was ready"),
-        }
-    }
-    // Keep draining stdout so the node never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
+    start_dev_node(base, port, &[])
 }
 
 fn ganglion(args: &[&str]) -> Output {
