@@ -373,6 +373,7 @@ pub(crate) struct Ctx<'x, 'a> {
     overlay: &'x mut Overlay<'a>,
     events: &'x mut Vec<EventRecord>,
     issuance: &'x mut Balance,
+    burned: &'x mut Balance,
     /// The block being built.
     pub(crate) block: u32,
     /// The extrinsic being applied (`None` during block initialization).
@@ -426,10 +427,9 @@ impl Ctx<'_, '_> {
     }
 
     /// Destroys `amount` rao (burns, fees, dust).
-    pub(crate) fn burn(&mut self, amount: Balance) -> Result<(), BlockError> {
+    pub(crate) fn burn(&mut self, amount: Balance) {
         *self.issuance = self.issuance.saturating_sub(amount);
-        let burned: Balance = self.get_or_default(&k::total_burned())?;
-        self.put(k::total_burned(), &burned.saturating_add(amount))
+        *self.burned = self.burned.saturating_add(amount);
     }
 
     /// An account (empty if it does not exist).
@@ -615,6 +615,9 @@ pub struct BlockBuilder<'a> {
     params: ChainParams,
     authorities: Vec<Authority>,
     total_issuance: Balance,
+    /// `Ganglion.TotalBurned` as the block goes, and as it was before (written back at the
+    /// end, only if it changed).
+    total_burned: (Balance, Balance),
     events: Vec<EventRecord>,
     extrinsics: Vec<Vec<u8>>,
     hashes: Vec<H256>,
@@ -635,6 +638,7 @@ impl<'a> BlockBuilder<'a> {
         let total_issuance: Balance = overlay
             .decode(&k::total_issuance())?
             .ok_or_else(|| missing("Balances.TotalIssuance"))?;
+        let total_burned: Balance = overlay.decode(&k::total_burned())?.unwrap_or(0);
         let number = parent
             .number
             .checked_add(1)
@@ -655,6 +659,7 @@ impl<'a> BlockBuilder<'a> {
             params,
             authorities,
             total_issuance,
+            total_burned: (total_burned, total_burned),
             events: Vec::new(),
             extrinsics: Vec::new(),
             hashes: Vec::new(),
@@ -684,6 +689,7 @@ impl<'a> BlockBuilder<'a> {
             overlay: &mut self.overlay,
             events: &mut self.events,
             issuance: &mut self.total_issuance,
+            burned: &mut self.total_burned.0,
             block: self.number,
             phase,
             params: self.params,
@@ -749,9 +755,9 @@ impl<'a> BlockBuilder<'a> {
         sender.data.free -= fee;
         sender.nonce += 1;
         ctx.put_account(&xt.signer, &sender).map_err(state)?;
-        ctx.burn(fee).map_err(state)?;
+        ctx.burn(fee);
         let events_before = ctx.events.len();
-        let issuance_before = *ctx.issuance;
+        let (issuance_before, burned_before) = (*ctx.issuance, *ctx.burned);
         ctx.overlay.begin();
         let outcome = dispatch(&mut ctx, &xt.signer, &xt.call);
         let event = match outcome {
@@ -763,6 +769,7 @@ impl<'a> BlockBuilder<'a> {
                 ctx.overlay.revert();
                 ctx.events.truncate(events_before);
                 *ctx.issuance = issuance_before;
+                *ctx.burned = burned_before;
                 Event::ExtrinsicFailed { fee, error }
             }
             Err(Fail::Fatal(e)) => {
@@ -796,6 +803,10 @@ impl<'a> BlockBuilder<'a> {
         self.overlay.set(k::events(), Some(self.events.encode()))?;
         self.overlay
             .set(k::total_issuance(), Some(self.total_issuance.encode()))?;
+        let (burned, burned_before) = self.total_burned;
+        if burned != burned_before {
+            self.overlay.set(k::total_burned(), Some(burned.encode()))?;
+        }
         let changed: Vec<(Vec<u8>, Entry)> = self
             .overlay
             .entries
@@ -916,7 +927,7 @@ fn transfer(
     sender.data.free = left;
     let reaped = left < ed && sender.providers > 0 && !super::economy::holds_anything(ctx, from)?;
     if reaped {
-        ctx.burn(left)?;
+        ctx.burn(left);
         sender = AccountInfo::default();
     }
     ctx.put_account(from, &sender)?;

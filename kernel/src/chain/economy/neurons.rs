@@ -86,7 +86,7 @@ pub(crate) fn register(
         }));
     }
     ctx.withdraw(who, cost, true)?;
-    ctx.burn(cost)?;
+    ctx.burn(cost);
     let next = u128::from(cost) * u128::from(params.burn_increase_mult_milli) / 1000;
     let next = u64::try_from(next)
         .unwrap_or(u64::MAX)
