@@ -23,6 +23,14 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// Another store holds the database's lock.
+    #[error(
+        "the chain database at {path} is in use by another ganglion node; stop that node or pass another --base-path"
+    )]
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
     /// A read or write failed.
     #[error("chain database {op} failed: {source}")]
     Io {
@@ -89,19 +97,40 @@ pub struct SledStore {
 
 impl SledStore {
     /// Opens (or creates) the database in directory `path`.
+    ///
+    /// sled holds an exclusive lock on the database. A store dropped a moment ago in this
+    /// process may still be releasing it (sled's I/O threads finish first), so a held lock is
+    /// retried for up to two seconds before it is reported as [`StoreError::Locked`].
     pub fn open(path: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            // Every batch is flushed before `apply` returns, so no background flusher is
-            // needed; without one, dropping the store releases the database at once.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        Ok(SledStore { db })
+        const ATTEMPTS: u32 = 40;
+        for attempt in 1..=ATTEMPTS {
+            let opened = sled::Config::new()
+                .path(path)
+                .mode(sled::Mode::HighThroughput)
+                // Every batch is flushed before `apply` returns: no background flusher.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => return Ok(SledStore { db }),
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if attempt == ATTEMPTS {
+                        return Err(StoreError::Locked {
+                            path: path.to_owned(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        Err(StoreError::Locked {
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -199,6 +228,18 @@ mod tests {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(keys, vec![b"a/2".to_vec(), b"a/3".to_vec()]);
+    }
+
+    #[test]
+    fn a_held_database_is_reported_as_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _held = SledStore::open(dir.path()).expect("open");
+        let err = SledStore::open(dir.path()).expect_err("locked");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string().contains("in use by another ganglion node"),
+            "{err}"
+        );
     }
 
     #[test]
