@@ -81,6 +81,15 @@ fn transfer(to: AccountId, value: u64, keep_alive: bool) -> Call {
     })
 }
 
+/// The fee (without tip) the chain charges for extrinsic `bytes`.
+fn fee_of(svc: &ChainService, bytes: &[u8]) -> u64 {
+    svc.chain()
+        .params()
+        .expect("params")
+        .fee(bytes.len(), 0)
+        .expect("fee")
+}
+
 fn free(svc: &ChainService, who: &AccountId) -> u64 {
     svc.chain().account(who).expect("read").data.free
 }
@@ -272,12 +281,7 @@ fn keep_alive_refuses_and_allow_death_reaps() {
         Era::Immortal,
         0,
     );
-    let fee = svc
-        .chain()
-        .params()
-        .expect("params")
-        .fee(probe.len(), 0)
-        .expect("fee");
+    let fee = fee_of(&svc, &probe);
     let xt = sign(
         &svc,
         &charlie,
@@ -310,12 +314,7 @@ fn keep_alive_refuses_and_allow_death_reaps() {
         Era::Immortal,
         0,
     );
-    let fee = svc
-        .chain()
-        .params()
-        .expect("params")
-        .fee(probe.len(), 0)
-        .expect("fee");
+    let fee = fee_of(&svc, &probe);
     let xt = sign(
         &svc,
         &charlie,
