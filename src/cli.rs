@@ -378,6 +378,91 @@ pub(crate) enum SubnetCommand {
     /// Set a chain-wide economy parameter (signed by the chain's root: //Alice on the dev
     /// chain): owner_cut (out of 65535), subnet_limit or min_lock_cost (TAO).
     RootSet(RootSetArgs),
+    /// Write a commented starter spec, NAME/NAME.subnet, to edit into your subnet.
+    New(SpecNewArgs),
+    /// Check a spec: exit 0, or every error with its place and a hint (exit 1).
+    Check(SpecCheckArgs),
+    /// Compile a spec to a bundle (spec, wasm module, data, manifest) and print its hash.
+    Build(SpecBuildArgs),
+    /// Rewrite a spec in the canonical layout (`--check` only reports).
+    Fmt(SpecFmtArgs),
+    /// Verify a bundle and show its hash and manifest.
+    Inspect(SpecInspectArgs),
+    /// Generate one task from a spec or bundle and score trivial answers to it.
+    Try(SpecTryArgs),
+}
+
+/// Arguments of `ganglion subnet new`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecNewArgs {
+    /// The subnet's name: letters, digits and `_`, starting with a letter.
+    pub(crate) name: String,
+    /// The directory to create NAME/ in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub(crate) dir: PathBuf,
+}
+
+/// Arguments of `ganglion subnet check`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecCheckArgs {
+    /// The spec (`*.subnet`); data files are read beside it.
+    pub(crate) spec: PathBuf,
+    /// Print the result as JSON (errors with file, line, column, message and hint).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion subnet build`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecBuildArgs {
+    /// The spec (`*.subnet`).
+    pub(crate) spec: PathBuf,
+    /// Where to write the bundle [default: NAME.bundle in the current directory].
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion subnet fmt`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecFmtArgs {
+    /// The specs to format in place.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Change nothing; list the files that are not formatted (exit 1 if any).
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+/// Arguments of `ganglion subnet inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecInspectArgs {
+    /// The bundle.
+    pub(crate) bundle: PathBuf,
+    /// Print the manifest and hash as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also print the bundled spec.
+    #[arg(long)]
+    pub(crate) spec: bool,
+}
+
+/// Arguments of `ganglion subnet try`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecTryArgs {
+    /// A spec (`*.subnet`) or a bundle.
+    pub(crate) spec: PathBuf,
+    /// The task's seed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// The task's round.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) round: u64,
+    /// Print the task and scores as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Arguments of `ganglion subnet create`.

@@ -38,6 +38,12 @@ pub(crate) fn subnet(command: &SubnetCommand) -> anyhow::Result<ExitCode> {
         SubnetCommand::Show(args) => show(args),
         SubnetCommand::Set(args) => set(args),
         SubnetCommand::RootSet(args) => root_set(args),
+        SubnetCommand::New(args) => super::spec::new(args),
+        SubnetCommand::Check(args) => super::spec::check(args),
+        SubnetCommand::Build(args) => super::spec::build(args),
+        SubnetCommand::Fmt(args) => super::spec::fmt(args),
+        SubnetCommand::Inspect(args) => super::spec::inspect(args),
+        SubnetCommand::Try(args) => super::spec::try_spec(args),
     }
 }
 

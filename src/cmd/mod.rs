@@ -11,6 +11,7 @@ pub(crate) mod docs;
 mod economy;
 mod node;
 mod plugin;
+mod spec;
 pub(crate) mod wallet;
 mod yuma;
 

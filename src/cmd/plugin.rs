@@ -214,7 +214,7 @@ fn read_json(path: &Path) -> anyhow::Result<Value> {
 }
 
 /// A payload as JSON tensors (NaN and infinities as null).
-fn payload_json(bytes: &[u8]) -> Value {
+pub(crate) fn payload_json(bytes: &[u8]) -> Value {
     match payload::decode(bytes) {
         Ok(tensors) => Value::Array(
             tensors

@@ -5,5 +5,6 @@ mod node_crash;
 mod node_e2e;
 mod node_support;
 mod plugin_cli;
+mod subnet_cli;
 mod wallet_cli;
 mod yuma_cli;
