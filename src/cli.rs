@@ -66,6 +66,98 @@ pub(crate) enum Command {
     /// Show the chain-wide economy: its parameters, totals (stake, locks, pending and minted
     /// emission) and the current subnet lock cost.
     Economy(EconomyArgs),
+    /// Miners: train a Burn model on a subnet's own tasks, score it as validators will, and
+    /// measure inference speed.
+    #[command(subcommand)]
+    Miner(MinerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MinerCommand {
+    /// Train a model on tasks the subnet's plugin generates (its public payload in, a kept
+    /// value as the target), scoring it with the subnet's own score function as it goes.
+    Train(MinerTrainArgs),
+    /// Score a trained model on fresh tasks as a validator would, against the trivial
+    /// answer (zeros).
+    Eval(MinerEvalArgs),
+    /// Inference throughput of each model on this machine, at batch 1 and 64.
+    Bench(MinerBenchArgs),
+}
+
+/// Arguments of `ganglion miner train`.
+#[derive(Debug, Args)]
+pub(crate) struct MinerTrainArgs {
+    /// The subnet: a bundle, or a spec (`*.subnet`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: PathBuf,
+    /// The model: auto (chosen from the task's shapes), mlp, cnn1d, cnn2d or transformer.
+    #[arg(long, default_value = "auto")]
+    pub(crate) model: String,
+    /// Training steps.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) steps: u64,
+    /// Stop after this many seconds of training, whatever the steps.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) time_limit: Option<f64>,
+    /// Tasks per step.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub(crate) learning_rate: f64,
+    /// Seeds the weights and the training tasks (the same seed trains the same model).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// Score the model every this many steps (0: only at the end).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) eval_every: u64,
+    /// Tasks per evaluation.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) eval_rounds: usize,
+    /// The checkpoint directory [default: miner-NAME].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Continue from the checkpoint in --out up to --steps in all.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Print the result as JSON (no progress bar).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion miner eval`.
+#[derive(Debug, Args)]
+pub(crate) struct MinerEvalArgs {
+    /// The subnet: a bundle, or a spec (`*.subnet`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: PathBuf,
+    /// The checkpoint directory `miner train` wrote.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) checkpoint: PathBuf,
+    /// Tasks to score.
+    #[arg(long, default_value_t = 256)]
+    pub(crate) rounds: usize,
+    /// Seeds the tasks.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Print `score`, `baseline` and more as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion miner bench`.
+#[derive(Debug, Args)]
+pub(crate) struct MinerBenchArgs {
+    /// Shape the models for this subnet (a bundle or spec) [default: each example's shapes:
+    /// 64 values in and out, and an 8x8 image to 10 classes].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Seconds to measure each case.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) seconds: f64,
+    /// Print the table as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,8 +1,8 @@
 //! `ganglion`: Bittensor's economy as a small Rust kernel plus declarative subnets.
 //!
-//! The binary wires the crates together behind one command line. Today it runs the Yuma
-//! Consensus epoch on a case file (`ganglion yuma run`) and makes synthetic cases
-//! (`ganglion yuma synth`); see `docs/cli.md` for every command and option.
+//! The binary wires the crates together behind one command line: the node and its client
+//! commands (balances, subnets, staking, weights), wallets, the Yuma epoch, plugins, the
+//! subnet language's tooling and miners; see `docs/cli.md` for every command and option.
 
 #![allow(
     clippy::print_stdout,
@@ -17,6 +17,7 @@ use clap::Parser;
 mod cli;
 mod cmd;
 mod logging;
+mod miner;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -3,15 +3,16 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::cli::{Command, PluginCommand, YumaCommand};
+use crate::cli::{Command, MinerCommand, PluginCommand, YumaCommand};
 
 mod account;
 #[cfg(test)]
 pub(crate) mod docs;
 mod economy;
+mod miner;
 mod node;
 mod plugin;
-mod spec;
+pub(crate) mod spec;
 pub(crate) mod wallet;
 mod yuma;
 
@@ -33,6 +34,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Weights(command) => economy::weights(&command),
         Command::Metagraph(args) => economy::metagraph(&args),
         Command::Economy(args) => economy::economy(&args),
+        Command::Miner(MinerCommand::Train(args)) => miner::train(&args),
+        Command::Miner(MinerCommand::Eval(args)) => miner::eval(&args),
+        Command::Miner(MinerCommand::Bench(args)) => miner::bench(&args),
     }
 }
 

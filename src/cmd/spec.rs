@@ -315,7 +315,7 @@ pub(crate) fn inspect(args: &SpecInspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The module and program of a spec or a bundle (told apart by content).
-fn module_of(
+pub(crate) fn module_of(
     path: &Path,
 ) -> anyhow::Result<Result<(ganglion_dsl::ir::Program, Vec<u8>), SpecErrors>> {
     let bytes =

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `ganglion` binary: real processes, real files.
 
 mod economy_e2e;
+mod miner_cli;
 mod node_crash;
 mod node_e2e;
 mod node_support;
