@@ -211,3 +211,37 @@ fn eval_refuses_a_model_for_other_shapes_and_bench_prints_a_table() {
             .all(|r| r["samples_per_second"].as_f64().unwrap() > 0.0)
     );
 }
+
+#[test]
+fn the_same_seed_trains_the_same_model() {
+    let dir = work_dir("seed");
+    let run = |out: &str, seed: &str| {
+        json(&ganglion(
+            &dir,
+            &[
+                "miner",
+                "train",
+                "--bundle",
+                &example("sort"),
+                "--model",
+                "mlp",
+                "--steps",
+                "60",
+                "--eval-every",
+                "0",
+                "--eval-rounds",
+                "32",
+                "--seed",
+                seed,
+                "--out",
+                out,
+                "--json",
+            ],
+        ))
+    };
+    let a = run("a", "5");
+    let b = run("b", "5");
+    let c = run("c", "6");
+    assert_eq!(a["score"], b["score"], "same seed, same model");
+    assert_ne!(a["score"], c["score"], "another seed trains another model");
+}
