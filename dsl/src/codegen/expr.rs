@@ -223,6 +223,15 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
+    /// A fresh buffer of `shape`, filled by the helper `h` called with the buffer's address
+    /// followed by `args`.
+    fn produce(&mut self, h: Helper, shape: Vec<usize>, args: &[Arg]) -> Result<Val, CodegenError> {
+        let dst = self.buffer(&shape)?;
+        self.push(Arg::Addr(dst))?;
+        self.call(h, args)?;
+        Ok(Val { addr: dst, shape })
+    }
+
     /// A fresh buffer for a value of `shape`.
     pub(super) fn buffer(&mut self, shape: &[usize]) -> Result<Addr, CodegenError> {
         let size = Sz::of(shape).mul(EIGHT);
@@ -402,35 +411,30 @@ impl<'a> Gen<'a> {
             }
             ExprKind::Unary(op, x) => {
                 let v = self.expr(x)?;
-                let dst = self.buffer(&v.shape)?;
                 let n = Sz::of(&v.shape);
-                self.call(
+                self.produce(
                     Helper::Unary(*op),
-                    &[Arg::Addr(dst), Arg::Addr(v.addr), Arg::Sz(n)],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: v.shape,
-                })
+                    v.shape,
+                    &[Arg::Addr(v.addr), Arg::Sz(n)],
+                )
             }
             ExprKind::Binary(op, a, b) => {
                 let a = self.expr(a)?;
                 let b = self.expr(b)?;
                 let (pa, sa) = self.operand(&a, &shape)?;
                 let (pb, sb) = self.operand(&b, &shape)?;
-                let dst = self.buffer(&shape)?;
-                self.call(
+                let n = Sz::of(&shape);
+                self.produce(
                     Helper::Binary(*op),
+                    shape,
                     &[
-                        Arg::Addr(dst),
                         Arg::Addr(pa),
                         Arg::I32(sa),
                         Arg::Addr(pb),
                         Arg::I32(sb),
-                        Arg::Sz(Sz::of(&shape)),
+                        Arg::Sz(n),
                     ],
-                )?;
-                Ok(Val { addr: dst, shape })
+                )
             }
             ExprKind::Select(c, a, b) => {
                 let c = self.expr(c)?;
@@ -439,21 +443,20 @@ impl<'a> Gen<'a> {
                 let (pc, sc) = self.operand(&c, &shape)?;
                 let (pa, sa) = self.operand(&a, &shape)?;
                 let (pb, sb) = self.operand(&b, &shape)?;
-                let dst = self.buffer(&shape)?;
-                self.call(
+                let n = Sz::of(&shape);
+                self.produce(
                     Helper::Select,
+                    shape,
                     &[
-                        Arg::Addr(dst),
                         Arg::Addr(pc),
                         Arg::I32(sc),
                         Arg::Addr(pa),
                         Arg::I32(sa),
                         Arg::Addr(pb),
                         Arg::I32(sb),
-                        Arg::Sz(Sz::of(&shape)),
+                        Arg::Sz(n),
                     ],
-                )?;
-                Ok(Val { addr: dst, shape })
+                )
             }
             ExprKind::Reduce { op, arg, axis } => {
                 let v = self.expr(arg)?;
@@ -471,40 +474,26 @@ impl<'a> Gen<'a> {
                     }
                     Some(_) => return Err(invalid("a reduction axis beyond the rank")),
                 };
-                let dst = self.buffer(&out)?;
-                self.call(
+                self.produce(
                     Helper::Reduce(*op),
+                    out,
                     &[
-                        Arg::Addr(dst),
                         Arg::Addr(v.addr),
                         Arg::Sz(outer),
                         Arg::Sz(len),
                         Arg::Sz(inner),
                     ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: out,
-                })
+                )
             }
             ExprKind::ArgReduce(op, x) => {
                 let v = self.expr(x)?;
                 let (outer, len) = Self::rows(&v.shape);
                 let out = v.shape[..v.shape.len().saturating_sub(1)].to_vec();
-                let dst = self.buffer(&out)?;
-                self.call(
+                self.produce(
                     Helper::Arg(*op),
-                    &[
-                        Arg::Addr(dst),
-                        Arg::Addr(v.addr),
-                        Arg::Sz(outer),
-                        Arg::Sz(len),
-                    ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: out,
-                })
+                    out,
+                    &[Arg::Addr(v.addr), Arg::Sz(outer), Arg::Sz(len)],
+                )
             }
             ExprKind::MatMul(a, b) => {
                 let a = self.expr(a)?;
@@ -519,22 +508,17 @@ impl<'a> Gen<'a> {
                 if k != k2 {
                     return Err(invalid("a matrix product whose inner dimensions differ"));
                 }
-                let dst = self.buffer(&out)?;
-                self.call(
+                self.produce(
                     Helper::MatMul,
+                    out,
                     &[
-                        Arg::Addr(dst),
                         Arg::Addr(a.addr),
                         Arg::Addr(b.addr),
                         Arg::Sz(m),
                         Arg::Sz(Sz::dim(k)),
                         Arg::Sz(n),
                     ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: out,
-                })
+                )
             }
             ExprKind::Softmax(x)
             | ExprKind::LogSoftmax(x)
@@ -548,41 +532,22 @@ impl<'a> Gen<'a> {
                 };
                 let v = self.expr(x)?;
                 let (outer, len) = Self::rows(&v.shape);
-                let dst = self.buffer(&v.shape)?;
-                self.call(
+                self.produce(
                     h,
-                    &[
-                        Arg::Addr(dst),
-                        Arg::Addr(v.addr),
-                        Arg::Sz(outer),
-                        Arg::Sz(len),
-                    ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: v.shape,
-                })
+                    v.shape,
+                    &[Arg::Addr(v.addr), Arg::Sz(outer), Arg::Sz(len)],
+                )
             }
             ExprKind::TopK(x, k) => {
                 let v = self.expr(x)?;
                 let (outer, len) = Self::rows(&v.shape);
                 let limit = len.fixed().unwrap_or(i32::MAX as u64);
                 let k = i32::try_from((*k as u64).min(limit)).unwrap_or(i32::MAX);
-                let dst = self.buffer(&v.shape)?;
-                self.call(
+                self.produce(
                     Helper::TopK,
-                    &[
-                        Arg::Addr(dst),
-                        Arg::Addr(v.addr),
-                        Arg::Sz(outer),
-                        Arg::Sz(len),
-                        Arg::I32(k),
-                    ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: v.shape,
-                })
+                    v.shape,
+                    &[Arg::Addr(v.addr), Arg::Sz(outer), Arg::Sz(len), Arg::I32(k)],
+                )
             }
             ExprKind::Index(x, items) => self.index(x, items, &shape),
             ExprKind::Reshape(x) => {
@@ -622,11 +587,9 @@ impl<'a> Gen<'a> {
                 if vals.len() != want || vals.iter().any(|v| Sz::of(&v.shape) != Sz::ONE) {
                     return Err(invalid("a distribution with the wrong parameters"));
                 }
-                let dst = self.buffer(&shape)?;
-                let mut args = vec![Arg::Addr(dst), Arg::Sz(Sz::of(&shape))];
+                let mut args = vec![Arg::Sz(Sz::of(&shape))];
                 args.extend(vals.iter().map(|v| Arg::F64At(v.addr)));
-                self.call(Helper::Random(*dist), &args)?;
-                Ok(Val { addr: dst, shape })
+                self.produce(Helper::Random(*dist), shape, &args)
             }
             ExprKind::Shuffle(x) => {
                 let v = self.expr(x)?;
@@ -634,42 +597,28 @@ impl<'a> Gen<'a> {
                     Some((&rows, rest)) => (Sz::dim(rows), Sz::of(rest)),
                     None => (Sz::ONE, Sz::ONE),
                 };
-                let dst = self.buffer(&v.shape)?;
-                self.call(
+                self.produce(
                     Helper::Shuffle,
-                    &[
-                        Arg::Addr(dst),
-                        Arg::Addr(v.addr),
-                        Arg::Sz(rows),
-                        Arg::Sz(width),
-                    ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: v.shape,
-                })
+                    v.shape,
+                    &[Arg::Addr(v.addr), Arg::Sz(rows), Arg::Sz(width)],
+                )
             }
             ExprKind::Choice(x) => {
                 let v = self.expr(x)?;
                 let Some((&rows, rest)) = v.shape.split_first() else {
                     return Err(invalid("a choice from a scalar"));
                 };
-                let out = rest.to_vec();
-                let dst = self.buffer(&out)?;
-                self.call(
+                let width = Sz::of(rest);
+                self.produce(
                     Helper::PickRows,
+                    rest.to_vec(),
                     &[
-                        Arg::Addr(dst),
                         Arg::Addr(v.addr),
                         Arg::Sz(Sz::dim(rows)),
-                        Arg::Sz(Sz::of(&out)),
+                        Arg::Sz(width),
                         Arg::I32(1),
                     ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: out,
-                })
+                )
             }
             ExprKind::Sample { data, count } => {
                 let (table, &at) = self
@@ -682,21 +631,13 @@ impl<'a> Gen<'a> {
                     None => vec![table.cols],
                     Some(c) => vec![*c, table.cols],
                 };
-                let dst = self.buffer(&out)?;
-                self.call(
-                    Helper::PickRows,
-                    &[
-                        Arg::Addr(dst),
-                        Arg::Addr(Addr::Const(at)),
-                        Arg::Sz(Sz::dim(table.rows)),
-                        Arg::Sz(Sz::dim(table.cols)),
-                        Arg::Sz(Sz::dim(count.unwrap_or(1))),
-                    ],
-                )?;
-                Ok(Val {
-                    addr: dst,
-                    shape: out,
-                })
+                let args = [
+                    Arg::Addr(Addr::Const(at)),
+                    Arg::Sz(Sz::dim(table.rows)),
+                    Arg::Sz(Sz::dim(table.cols)),
+                    Arg::Sz(Sz::dim(count.unwrap_or(1))),
+                ];
+                self.produce(Helper::PickRows, out, &args)
             }
             ExprKind::Loop {
                 var,
