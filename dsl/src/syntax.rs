@@ -353,29 +353,70 @@ pub fn parse(source: &str) -> Result<File, Diagnostic> {
     })
 }
 
+/// What a character of spec text belongs to, for the scans that run before or beside the
+/// grammar (bracket nesting, comments for the formatter, spans without trailing comments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lex {
+    Code,
+    Str,
+    Comment,
+}
+
+/// Every character of `text` with what it belongs to: a string literal (quotes included; an
+/// unterminated one ends at the line's end), a comment (from `#` to the line's end, the
+/// newline excluded), or code.
+fn lex(text: &str) -> impl Iterator<Item = (usize, char, Lex)> + '_ {
+    let mut state = Lex::Code;
+    let mut escaped = false;
+    text.char_indices().map(move |(i, c)| {
+        let class = match state {
+            Lex::Comment if c == '\n' => {
+                state = Lex::Code;
+                Lex::Code
+            }
+            Lex::Comment => Lex::Comment,
+            Lex::Str if escaped => {
+                escaped = false;
+                Lex::Str
+            }
+            Lex::Str => match c {
+                '\n' => {
+                    state = Lex::Code;
+                    Lex::Code
+                }
+                '"' => {
+                    state = Lex::Code;
+                    Lex::Str
+                }
+                _ => {
+                    escaped = c == '\\';
+                    Lex::Str
+                }
+            },
+            Lex::Code => match c {
+                '#' => {
+                    state = Lex::Comment;
+                    Lex::Comment
+                }
+                '"' => {
+                    state = Lex::Str;
+                    Lex::Str
+                }
+                _ => Lex::Code,
+            },
+        };
+        (i, c, class)
+    })
+}
+
 /// Refuses bracket nesting deeper than [`MAX_NESTING`], before the recursive parser sees it.
 fn check_nesting(source: &str) -> Result<(), Diagnostic> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in source.char_indices() {
-        if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' | '\n' => in_string = false,
-                _ => {}
-            }
+    for (i, c, class) in lex(source) {
+        if class != Lex::Code {
             continue;
         }
         match c {
-            '#' => in_comment = true,
-            '"' => in_string = true,
             '(' | '[' | '{' => {
                 depth += 1;
                 if depth > MAX_NESTING {
@@ -394,38 +435,23 @@ fn check_nesting(source: &str) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// Every comment's text and span, skipping `#` inside strings.
+/// Every comment's text and span (`#` inside strings is not a comment).
 fn comments(source: &str) -> Vec<Comment> {
     let mut out = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut iter = source.char_indices();
-    while let Some((i, c)) = iter.next() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' | '\n' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '#' => {
-                let end = source[i..].find('\n').map_or(source.len(), |n| i + n);
+    let mut start = None;
+    // A code character past the end closes a comment on the last line.
+    let end = std::iter::once((source.len(), '\n', Lex::Code));
+    for (i, _, class) in lex(source).chain(end) {
+        match (class, start) {
+            (Lex::Comment, None) => start = Some(i),
+            (Lex::Comment, Some(_)) | (_, None) => {}
+            (_, Some(s)) => {
                 out.push(Comment {
-                    text: source[i..end].trim_end().to_owned(),
-                    span: Span::new(i, end),
+                    text: source[s..i].trim_end().to_owned(),
+                    span: Span::new(s, i),
                 });
-                // Skip to the line's end.
-                for (j, _) in iter.by_ref() {
-                    if j + 1 >= end {
-                        break;
-                    }
-                }
+                start = None;
             }
-            _ => {}
         }
     }
     out
@@ -594,36 +620,10 @@ fn rule_words(rule: Rule) -> Option<&'static str> {
 /// A pair's span without the whitespace and comments pest may have skipped at its end.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    let text = s.as_str();
-    let mut end = 0;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => in_string = false,
-                _ => {}
-            }
-            end = i + c.len_utf8();
-            continue;
-        }
-        match c {
-            '#' => in_comment = true,
-            '"' => {
-                in_string = true;
-                end = i + 1;
-            }
-            c if c.is_whitespace() => {}
-            c => end = i + c.len_utf8(),
-        }
-    }
+    let end = lex(s.as_str())
+        .filter(|&(_, c, class)| class == Lex::Str || (class == Lex::Code && !c.is_whitespace()))
+        .last()
+        .map_or(0, |(i, c, _)| i + c.len_utf8());
     Span::new(s.start(), s.start() + end)
 }
 
@@ -1089,6 +1089,19 @@ subnet tiny {
             panic!("expected a setting")
         };
         assert_eq!(t.value.kind, AKind::Quantity("2".into(), "s".into()));
+    }
+
+    #[test]
+    fn strings_hide_comment_marks_and_brackets() {
+        let src = "subnet a { summary = \"not # a (comment \\\" [\" # one\n} # two";
+        let found: Vec<String> = comments(src).into_iter().map(|c| c.text).collect();
+        assert_eq!(found, ["# one", "# two"]);
+        let f = parse(src).unwrap();
+        let Item::Setting(s) = &f.items[0] else {
+            panic!()
+        };
+        // The span ends at the closing quote, not at the trailing comment.
+        assert!(src[..s.span.end as usize].ends_with("[\""));
     }
 
     #[test]
