@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use ganglion_plugin_abi::payload::DType;
 
-use crate::diag::{Diagnostic, suggest};
+use crate::diag::Diagnostic;
 use crate::ir::{
     ArgOp, BinOp, DataId, DataTable, Dist, Elem, Expr, ExprKind, Fold, IndexItem, Let, Meta, N,
     Output, ParamValue, Program, ReduceOp, Reward, Score, Smooth, Span, Task, TensorSpec, Ty, UnOp,
@@ -388,18 +388,18 @@ impl Checker {
                         summary = self.meta_string(s, "summary").ok();
                     }
                     other => {
-                        let mut d = Diagnostic::new(
-                            s.name.span,
-                            format!("unknown subnet setting `{other}`"),
-                        )
-                        .label("not a subnet setting");
-                        d = match suggest(other, ["version", "summary"]) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(
+                        self.diags.push(
+                            Diagnostic::new(
+                                s.name.span,
+                                format!("unknown subnet setting `{other}`"),
+                            )
+                            .label("not a subnet setting")
+                            .suggest_or(
+                                other,
+                                ["version", "summary"],
                                 "a subnet has `version`, `summary`, `data`, and the `task`, `score` and `incentive` blocks",
                             ),
-                        };
-                        self.diags.push(d);
+                        );
                     }
                 },
                 Item::Data(s) => self.data_decl(s, files, &mut data_env),
@@ -624,16 +624,18 @@ impl Checker {
                     failed |= timeout.is_none();
                 }
                 Stmt::Setting(s) => {
-                    let mut d = Diagnostic::new(
-                        s.name.span,
-                        format!("unknown task setting `{}`", s.name.name),
-                    )
-                    .label("not a task setting");
-                    d = match suggest(&s.name.name, ["timeout"]) {
-                        Some(t) => d.help(format!("did you mean `{t}`?")),
-                        None => d.help("bind values with `let NAME = ...`; the task's one setting is `timeout`"),
-                    };
-                    self.diags.push(d);
+                    self.diags.push(
+                        Diagnostic::new(
+                            s.name.span,
+                            format!("unknown task setting `{}`", s.name.name),
+                        )
+                        .label("not a task setting")
+                        .suggest_or(
+                            &s.name.name,
+                            ["timeout"],
+                            "bind values with `let NAME = ...`; the task's one setting is `timeout`",
+                        ),
+                    );
                     failed = true;
                 }
                 _ => {}
@@ -794,16 +796,15 @@ impl Checker {
     fn dtype(&mut self, name: &Ident) -> R<DType> {
         match DType::from_name(&name.name) {
             Some(d) => Ok(d),
-            None => {
-                let names = DType::ALL.map(DType::name);
-                let mut d = Diagnostic::new(name.span, format!("unknown dtype `{}`", name.name))
-                    .label("not a dtype");
-                d = match suggest(&name.name, names) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help("the dtypes are f32, f64, i32, i64 and u8"),
-                };
-                self.err(d)
-            }
+            None => self.err(
+                Diagnostic::new(name.span, format!("unknown dtype `{}`", name.name))
+                    .label("not a dtype")
+                    .suggest_or(
+                        &name.name,
+                        DType::ALL.map(DType::name),
+                        "the dtypes are f32, f64, i32, i64 and u8",
+                    ),
+            ),
         }
     }
 
@@ -837,17 +838,18 @@ impl Checker {
             }
             _ => {
                 let names: Vec<&str> = env.names.keys().map(String::as_str).collect();
-                let mut d =
+                return self.err(
                     Diagnostic::new(io.name.span, format!("unknown name `{}`", io.name.name))
-                        .label("not defined in the task");
-                d = match suggest(&io.name.name, names) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!(
-                        "define it with `let {} = ...` before you {what} it",
-                        io.name.name
-                    )),
-                };
-                return self.err(d);
+                        .label("not defined in the task")
+                        .suggest_or(
+                            &io.name.name,
+                            names,
+                            format!(
+                                "define it with `let {} = ...` before you {what} it",
+                                io.name.name
+                            ),
+                        ),
+                );
             }
         };
         let default = match (ty.elem, send) {
@@ -994,9 +996,6 @@ impl Checker {
                         self.duplicate(&s.name);
                     }
                     match self.expr(&s.value, &mut env, Ctx::Score) {
-                        Ok(e) if e.ty.shape.is_empty() && e.ty.elem != Elem::Bool => {
-                            item = Some(retype(e, Elem::Float));
-                        }
                         Ok(e) if e.ty.shape.is_empty() => item = Some(retype(e, Elem::Float)),
                         Ok(e) => {
                             self.diags.push(
@@ -1025,18 +1024,18 @@ impl Checker {
                     }
                 }
                 Stmt::Setting(s) => {
-                    let mut d = Diagnostic::new(
-                        s.name.span,
-                        format!("unknown score setting `{}`", s.name.name),
-                    )
-                    .label("not a score setting");
-                    d = match suggest(&s.name.name, ["item", "smooth"]) {
-                        Some(t) => d.help(format!("did you mean `{t}`?")),
-                        None => d.help(
+                    self.diags.push(
+                        Diagnostic::new(
+                            s.name.span,
+                            format!("unknown score setting `{}`", s.name.name),
+                        )
+                        .label("not a score setting")
+                        .suggest_or(
+                            &s.name.name,
+                            ["item", "smooth"],
                             "a score block has `let` bindings, `item = ...` and `smooth = ...`",
                         ),
-                    };
-                    self.diags.push(d);
+                    );
                     failed = true;
                 }
                 Stmt::Send(io) | Stmt::Keep(io) => {
@@ -1156,16 +1155,18 @@ impl Checker {
             }
             let Some(spec) = params::find(&s.name.name) else {
                 let names = params::PARAMS.iter().map(|p| p.name).chain(["reward"]);
-                let mut d = Diagnostic::new(
-                    s.name.span,
-                    format!("unknown hyperparameter `{}`", s.name.name),
-                )
-                .label("the chain has no such parameter");
-                d = match suggest(&s.name.name, names) {
-                    Some(t) => d.help(format!("did you mean `{t}`?")),
-                    None => d.help("see docs/dsl.md for the chain's hyperparameters"),
-                };
-                self.diags.push(d);
+                self.diags.push(
+                    Diagnostic::new(
+                        s.name.span,
+                        format!("unknown hyperparameter `{}`", s.name.name),
+                    )
+                    .label("the chain has no such parameter")
+                    .suggest_or(
+                        &s.name.name,
+                        names,
+                        "see docs/dsl.md for the chain's hyperparameters",
+                    ),
+                );
                 failed = true;
                 continue;
             };
@@ -1422,16 +1423,16 @@ impl Checker {
                         Ctx::Score => "in the score",
                         Ctx::Reward => "in `reward` (only `incentive` is)",
                     };
-                    let mut d = Diagnostic::new(span, format!("unknown name `{n}`"))
-                        .label(format!("not defined {place}"));
-                    d = match suggest(n, names) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None if FUNCS.contains(&n) => {
-                            d.help(format!("`{n}` is a function: call it, `{n}(...)`"))
-                        }
-                        None => d.help(format!("define it first with `let {n} = ...`")),
+                    let otherwise = if FUNCS.contains(&n) {
+                        format!("`{n}` is a function: call it, `{n}(...)`")
+                    } else {
+                        format!("define it first with `let {n} = ...`")
                     };
-                    self.err(d)
+                    self.err(
+                        Diagnostic::new(span, format!("unknown name `{n}`"))
+                            .label(format!("not defined {place}"))
+                            .suggest_or(n, names, otherwise),
+                    )
                 }
             },
         }
@@ -2206,14 +2207,17 @@ impl Checker {
     ) -> R<Expr> {
         let name = f.name.as_str();
         if !FUNCS.contains(&name) {
-            let mut d = Diagnostic::new(f.span, format!("unknown function `{name}`"))
+            let d = Diagnostic::new(f.span, format!("unknown function `{name}`"))
                 .label("not a function");
-            d = match (name, suggest(name, FUNCS.iter().copied())) {
-                ("log", _) => d.help("the natural logarithm is `ln`"),
-                (_, Some(s)) => d.help(format!("did you mean `{s}`?")),
-                _ => d.help("docs/dsl.md lists every function"),
-            };
-            return self.err(d);
+            return self.err(if name == "log" {
+                d.help("the natural logarithm is `ln`")
+            } else {
+                d.suggest_or(
+                    name,
+                    FUNCS.iter().copied(),
+                    "docs/dsl.md lists every function",
+                )
+            });
         }
         if ctx == Ctx::Reward && !REWARD_FUNCS.contains(&name) {
             return self.err(

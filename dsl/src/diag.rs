@@ -50,6 +50,20 @@ impl Diagnostic {
         self
     }
 
+    /// Adds "did you mean `X`?" when one of `candidates` is close to `name` (see
+    /// [`suggest`]), and the hint `otherwise` when none is.
+    pub fn suggest_or<'a>(
+        self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: impl Into<String>,
+    ) -> Self {
+        match suggest(name, candidates) {
+            Some(s) => self.help(format!("did you mean `{s}`?")),
+            None => self.help(otherwise),
+        }
+    }
+
     /// The 1-based line and column (in characters) of the span's start.
     pub fn line_col(&self, source: &str) -> (usize, usize) {
         line_col(source, self.span.start as usize)
