@@ -125,15 +125,21 @@ pub fn check_source(path: &str, bytes: &[u8], files: &dyn Files) -> Result<Spec,
 /// Compiles a checked spec to its plugin module. A program the code generator refuses (one
 /// that needs more memory than a plugin may have) is reported like an error in the spec.
 pub fn compile(spec: &Spec) -> Result<Vec<u8>, SpecErrors> {
-    codegen::compile(&spec.program).map_err(|e| SpecErrors {
+    codegen::compile(&spec.program).map_err(|e| codegen_errors(spec, &e))
+}
+
+/// A code generator's refusal of `spec`, reported like an error in the spec (at the
+/// subnet's name).
+pub fn codegen_errors(spec: &Spec, error: &codegen::CodegenError) -> SpecErrors {
+    SpecErrors {
         path: spec.path.clone(),
         source: spec.source.clone(),
         diagnostics: vec![
-            Diagnostic::new(spec.file.name.span, e.to_string())
+            Diagnostic::new(spec.file.name.span, error.to_string())
                 .label("cannot be compiled")
                 .help("use smaller tensors, fewer samples or shorter comprehensions"),
         ],
-    })
+    }
 }
 
 /// A commented starter spec for a subnet called `name` (`ganglion subnet new`).

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ganglion_dsl::bundle::{Bundle, MAGIC};
+use ganglion_dsl::bundle::{Bundle, BundleError, MAGIC};
 use ganglion_dsl::check::DirFiles;
 use ganglion_dsl::{Error as DslError, Spec, SpecErrors};
 use ganglion_plugin_abi::limits::Limits;
@@ -161,11 +161,14 @@ pub(crate) fn build(args: &SpecBuildArgs) -> anyhow::Result<ExitCode> {
         Ok(spec) => spec,
         Err(errors) => return report_errors(&errors, args.json),
     };
-    if let Err(errors) = ganglion_dsl::compile(&spec) {
-        return report_errors(&errors, args.json);
-    }
     let dir = args.spec.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let bundle = Bundle::build(&spec, &DirFiles(dir)).map_err(|e| BadInput(e.to_string()))?;
+    let bundle = match Bundle::build(&spec, &DirFiles(dir)) {
+        Ok(bundle) => bundle,
+        Err(BundleError::Codegen(e)) => {
+            return report_errors(&ganglion_dsl::codegen_errors(&spec, &e), args.json);
+        }
+        Err(e) => return Err(BadInput(e.to_string()).into()),
+    };
     let out = args
         .output
         .clone()

@@ -249,3 +249,34 @@ fn the_readme_subnet_and_miner_commands_work() {
         assert!(out.status.success(), "`{line}` failed: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_spec_too_large_to_compile_is_reported_like_any_error() {
+    let dir = work_dir("big");
+    let source = r#"subnet big {
+  version = "0.1.0"
+  summary = "Three 4-Mi-value tensors: more memory than a plugin may have"
+  task {
+    let a = normal(0, 1, [2048, 2048])
+    let b = a * 2
+    let c = b + a
+    send c: f32[2048, 2048]
+    expect f32[]
+  }
+  score { item = 1 }
+  incentive { tempo = 10 blocks }
+}
+"#;
+    std::fs::write(dir.join("big.subnet"), source).unwrap();
+    for args in [
+        &["subnet", "check", "big.subnet"][..],
+        &["subnet", "build", "big.subnet", "-o", "big.bundle"],
+    ] {
+        let out = ganglion(&dir, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("--> big.subnet:1:8"), "{err}");
+        assert!(err.contains("bytes of memory"), "{err}");
+    }
+    assert!(!dir.join("big.bundle").exists());
+}
