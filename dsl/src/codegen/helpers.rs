@@ -152,13 +152,8 @@ fn bump(f: &mut Func, local: u32, step: u32) {
 
 /// `local = base + count * 8`.
 fn end_of(f: &mut Func, local: u32, base: u32, count: u32) {
-    f.ins()
-        .local_get(base)
-        .local_get(count)
-        .i32_const(3)
-        .i32_shl()
-        .i32_add()
-        .local_set(local);
+    elem(f, base, count);
+    f.ins().local_set(local);
 }
 
 fn alloc(f: &mut Func) {
