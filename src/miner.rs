@@ -105,26 +105,18 @@ impl TaskIo {
     /// A miner's response payload for a model's output row.
     pub(crate) fn response(&self, output: &[f32]) -> Vec<u8> {
         let dims: Vec<u32> = self.expect.shape.iter().map(|&d| d as u32).collect();
-        let t = match self.expect.dtype {
-            DType::F32 => Tensor::f32(dims, output),
-            DType::F64 => Tensor::f64(
-                dims,
-                &output.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
-            ),
-            DType::I32 => Tensor::i32(
-                dims,
-                &output.iter().map(|&v| v.round() as i32).collect::<Vec<_>>(),
-            ),
-            DType::I64 => Tensor::i64(
-                dims,
-                &output.iter().map(|&v| v.round() as i64).collect::<Vec<_>>(),
-            ),
-            DType::U8 => Tensor::u8(
-                dims,
-                &output.iter().map(|&v| v.round() as u8).collect::<Vec<_>>(),
-            ),
-        };
-        payload::encode(&[t])
+        let integral = !matches!(self.expect.dtype, DType::F32 | DType::F64);
+        let values: Vec<f64> = output
+            .iter()
+            .map(|&v| {
+                if integral {
+                    f64::from(v.round())
+                } else {
+                    f64::from(v)
+                }
+            })
+            .collect();
+        payload::encode(&[Tensor::from_f64s(self.expect.dtype, dims, &values)])
     }
 
     /// The trivial response: zeros of the response's dtype and shape.

@@ -10,7 +10,7 @@ use ganglion_dsl::bundle::{Bundle, BundleError, MAGIC};
 use ganglion_dsl::check::DirFiles;
 use ganglion_dsl::{Error as DslError, Spec, SpecErrors};
 use ganglion_plugin_abi::limits::Limits;
-use ganglion_plugin_abi::payload::{self, DType, Tensor};
+use ganglion_plugin_abi::payload::{self, Tensor};
 use ganglion_plugins::Host;
 use serde_json::{Value, json};
 
@@ -355,22 +355,7 @@ fn summary(t: &Tensor) -> String {
 
 fn zeros(spec: &ganglion_dsl::ir::TensorSpec) -> Tensor {
     let dims: Vec<u32> = spec.shape.iter().map(|&d| d as u32).collect();
-    let n: usize = spec.shape.iter().product();
-    let data = vec![0u8; n * spec.dtype.size()];
-    Tensor::from_bytes(spec.dtype, dims, data).expect("zeros of a declared shape are valid")
-}
-
-/// A tensor converted to `dtype` (for scoring a task value as if a miner had sent it).
-fn as_dtype(t: &Tensor, dtype: DType) -> Tensor {
-    let dims = t.dims().to_vec();
-    let v = t.to_f64s();
-    match dtype {
-        DType::F32 => Tensor::f32(dims, &v.iter().map(|&x| x as f32).collect::<Vec<_>>()),
-        DType::F64 => Tensor::f64(dims, &v),
-        DType::I32 => Tensor::i32(dims, &v.iter().map(|&x| x as i32).collect::<Vec<_>>()),
-        DType::I64 => Tensor::i64(dims, &v.iter().map(|&x| x as i64).collect::<Vec<_>>()),
-        DType::U8 => Tensor::u8(dims, &v.iter().map(|&x| x as u8).collect::<Vec<_>>()),
-    }
+    Tensor::from_f64s(spec.dtype, dims, &vec![0.0; spec.shape.iter().product()])
 }
 
 /// `ganglion subnet try SPEC --seed N`.
@@ -408,7 +393,10 @@ pub(crate) fn try_spec(args: &SpecTryArgs) -> anyhow::Result<ExitCode> {
     for (name, t) in named {
         let dims: Vec<usize> = t.dims().iter().map(|&d| d as usize).collect();
         if dims == expect.shape {
-            answers.push((name, as_dtype(t, expect.dtype)));
+            answers.push((
+                name,
+                Tensor::from_f64s(expect.dtype, t.dims().to_vec(), &t.to_f64s()),
+            ));
         }
     }
     let mut scores = Vec::new();

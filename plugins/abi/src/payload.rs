@@ -220,6 +220,30 @@ impl Tensor {
         Self::build(DType::U8, dims, values.to_vec())
     }
 
+    /// A tensor of `dtype` from f64 values, each converted as Rust's `as` casts do: f32
+    /// rounds to nearest, integer dtypes truncate toward zero and saturate (NaN gives 0).
+    /// The inverse of [`Tensor::to_f64s`] wherever that is exact. Panics if `values` does not
+    /// have `product(dims)` elements.
+    pub fn from_f64s(dtype: DType, dims: Vec<u32>, values: &[f64]) -> Self {
+        let data: Vec<u8> = match dtype {
+            DType::F32 => values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
+            DType::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            DType::I32 => values
+                .iter()
+                .flat_map(|&v| (v as i32).to_le_bytes())
+                .collect(),
+            DType::I64 => values
+                .iter()
+                .flat_map(|&v| (v as i64).to_le_bytes())
+                .collect(),
+            DType::U8 => values.iter().map(|&v| v as u8).collect(),
+        };
+        Self::build(dtype, dims, data)
+    }
+
     #[track_caller]
     fn build(dtype: DType, dims: Vec<u32>, data: Vec<u8>) -> Self {
         match Self::from_bytes(dtype, dims, data) {
@@ -380,6 +404,38 @@ mod tests {
             proptest::collection::vec(any::<u8>(), len)
                 .prop_map(move |data| Tensor::from_bytes(dtype, dims.clone(), data).unwrap())
         })
+    }
+
+    #[test]
+    fn from_f64s_casts_like_as_and_inverts_to_f64s() {
+        let values = [1.5, -2.7, f64::NAN, 1e12, -1e12, 300.0];
+        let dims = vec![6];
+        assert_eq!(
+            Tensor::from_f64s(DType::I32, dims.clone(), &values).to_f64s(),
+            [
+                1.0,
+                -2.0,
+                0.0,
+                f64::from(i32::MAX),
+                f64::from(i32::MIN),
+                300.0
+            ]
+        );
+        assert_eq!(
+            Tensor::from_f64s(DType::U8, dims.clone(), &values).to_f64s(),
+            [1.0, 0.0, 0.0, 255.0, 0.0, 255.0]
+        );
+        let exact = [0.25, -3.0, 7.5];
+        for dtype in [DType::F32, DType::F64, DType::I64] {
+            let t = Tensor::from_f64s(dtype, vec![3], &exact);
+            assert_eq!(t.dtype(), dtype);
+            let back = t.to_f64s();
+            if dtype == DType::I64 {
+                assert_eq!(back, [0.0, -3.0, 7.0]);
+            } else {
+                assert_eq!(back, exact);
+            }
+        }
     }
 
     proptest! {
