@@ -383,11 +383,12 @@ pub(crate) struct NodeArgs {
     /// 1,000,000 TAO each.
     #[arg(long, conflicts_with = "chain")]
     pub(crate) dev: bool,
-    /// Run the chain of this genesis config file (JSON; see docs/chain.md).
-    #[arg(long, value_name = "FILE")]
+    /// The chain to follow: `dev` (the development chain, as a full node that does not
+    /// author unless given --authority) or a genesis config file (JSON; see docs/chain.md).
+    #[arg(long, value_name = "dev|FILE")]
     pub(crate) chain: Option<PathBuf>,
-    /// Where the node keeps its database [default with --dev: a temporary directory, deleted
-    /// on exit].
+    /// Where the node keeps its database and node key [default with --dev: a temporary
+    /// directory, deleted on exit].
     #[arg(long, value_name = "DIR")]
     pub(crate) base_path: Option<PathBuf>,
     /// The JSON-RPC port (HTTP and WebSocket), on 127.0.0.1.
@@ -406,6 +407,24 @@ pub(crate) struct NodeArgs {
     /// Wallet directory for --authority wallet names [default: ~/.ganglion/wallets].
     #[arg(long, value_name = "DIR")]
     pub(crate) wallet_path: Option<PathBuf>,
+    /// The peer-to-peer port, for TCP and QUIC on every interface (0 picks a free port). A
+    /// chain with several authorities also uses the next port (PORT+1, TCP) for consensus.
+    #[arg(long, value_name = "PORT", default_value_t = 30333)]
+    pub(crate) p2p_port: u16,
+    /// Listen on these multiaddrs instead (e.g. /ip4/0.0.0.0/tcp/30333 and
+    /// /ip4/0.0.0.0/udp/30333/quic-v1); repeat or separate with commas.
+    #[arg(long, value_name = "MULTIADDR", value_delimiter = ',')]
+    pub(crate) listen_addr: Vec<String>,
+    /// Peers to join through, as system_localListenAddresses prints them
+    /// (/ip4/HOST/tcp/PORT/p2p/PEER_ID); repeat or separate with commas.
+    #[arg(long, value_name = "MULTIADDR", value_delimiter = ',')]
+    pub(crate) bootnodes: Vec<String>,
+    /// Do not discover peers on the local network with mDNS (on by default for the dev chain).
+    #[arg(long)]
+    pub(crate) no_mdns: bool,
+    /// Run without any network: no peers, RPC only.
+    #[arg(long, conflicts_with_all = ["bootnodes", "listen_addr"])]
+    pub(crate) no_network: bool,
 }
 
 /// Where a client command finds the node, and how it prints.

@@ -41,6 +41,7 @@
 #![warn(unused_crate_dependencies)]
 
 pub mod chain;
+pub mod p2p;
 pub mod node;
 pub mod yuma;
 

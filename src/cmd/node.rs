@@ -8,14 +8,16 @@ use anyhow::Context as _;
 use ganglion_kernel::chain::genesis::GenesisConfig;
 use ganglion_kernel::chain::keys::Pair;
 use ganglion_kernel::chain::pool::PoolLimits;
-use ganglion_kernel::node::{Node, NodeConfig};
+use ganglion_kernel::node::{NetworkOptions, Node, NodeConfig};
+use ganglion_kernel::p2p::{self, Multiaddr};
 
 use super::BadInput;
 use super::account::{signer, wallet_root};
 use crate::cli::NodeArgs;
 
 pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
-    let mut genesis = if args.dev {
+    let dev = args.dev || args.chain.as_deref() == Some(std::path::Path::new("dev"));
+    let mut genesis = if dev {
         GenesisConfig::dev()
     } else if let Some(path) = &args.chain {
         let bytes = std::fs::read(path).map_err(|e| {
@@ -28,7 +30,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| BadInput(format!("{}: {e}", path.display())))?
     } else {
         return Err(BadInput(
-            "choose a chain: --dev for the development chain, or --chain FILE for a genesis config"
+            "choose a chain: --dev for the development chain, --chain dev to follow it, or --chain FILE for a genesis config"
                 .into(),
         )
         .into());
@@ -47,7 +49,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
     let mut _temp = None;
     let base_path: PathBuf = match &args.base_path {
         Some(p) => p.clone(),
-        None if args.dev => {
+        None if dev => {
             let dir = tempfile::Builder::new()
                 .prefix("ganglion-dev-")
                 .tempdir()
@@ -74,6 +76,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         Ipv4Addr::LOCALHOST
     };
+    let network = if args.no_network {
+        None
+    } else {
+        Some(network_options(args, dev)?)
+    };
     let config = NodeConfig {
         base_path: base_path.clone(),
         genesis,
@@ -81,6 +88,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
         authority,
         pool: PoolLimits::default(),
         rpc_max_connections: 100,
+        network,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -94,6 +102,12 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
         println!("  base path: {}", base_path.display());
         println!("  head:      #{}", node.head_number());
         println!("  RPC:       ws://{addr} and http://{addr}");
+        if let Some(network) = node.network() {
+            println!("  peer id:   {}", network.local_peer_id());
+            for addr in network.listen_addrs() {
+                println!("  p2p:       {addr}");
+            }
+        }
         println!("Ctrl-C stops it.");
         shutdown_signal().await;
         println!("stopping...");
@@ -101,6 +115,43 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The network options from the command line.
+fn network_options(args: &NodeArgs, dev: bool) -> anyhow::Result<NetworkOptions> {
+    let parse = |text: &str, flag: &str| -> anyhow::Result<Multiaddr> {
+        text.trim().parse::<Multiaddr>().map_err(|e| {
+            BadInput(format!(
+                "{flag} {text:?} is not a multiaddr ({e}); write it like /ip4/127.0.0.1/tcp/30333/p2p/12D3KooW..."
+            ))
+            .into()
+        })
+    };
+    let listen = if args.listen_addr.is_empty() {
+        p2p::default_listen(Ipv4Addr::UNSPECIFIED, args.p2p_port)
+    } else {
+        args.listen_addr
+            .iter()
+            .map(|a| parse(a, "--listen-addr"))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut bootnodes = Vec::new();
+    for text in &args.bootnodes {
+        let addr = parse(text, "--bootnodes")?;
+        if p2p::split_peer(&addr).is_none() {
+            return Err(BadInput(format!(
+                "--bootnodes {text}: the address must end with /p2p/PEER_ID; copy it from the other node's system_localListenAddresses or its startup lines"
+            ))
+            .into());
+        }
+        bootnodes.push(addr);
+    }
+    Ok(NetworkOptions {
+        listen,
+        bootnodes,
+        mdns: dev && !args.no_mdns,
+        limits: p2p::NetworkLimits::default(),
+    })
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -20,6 +20,7 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) fn start_dev_node(base: &Path, port: u16, extra: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
         .args(["node", "--dev", "--rpc-port", &port.to_string()])
+        .args(["--p2p-port", "0", "--no-mdns"])
         .args(extra)
         .arg("--base-path")
         .arg(base)

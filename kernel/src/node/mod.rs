@@ -6,6 +6,7 @@
 //! with SIGKILL) loses nothing that was committed; [`Node::stop`] ends it cleanly.
 
 pub mod client;
+pub mod net;
 mod rpc;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use crate::chain::ledger::{Chain, ChainError};
 use crate::chain::pool::PoolLimits;
 use crate::chain::service::{ChainEvent, ChainService};
 use crate::chain::store::SledStore;
+use crate::p2p::{self, Multiaddr, Network, NetworkConfig, Services};
 
 /// How to run a node.
 #[derive(Debug)]
@@ -40,6 +42,21 @@ pub struct NodeConfig {
     pub pool: PoolLimits,
     /// Most simultaneous RPC connections.
     pub rpc_max_connections: u32,
+    /// The peer-to-peer network, or `None` for a node on its own.
+    pub network: Option<NetworkOptions>,
+}
+
+/// How a node joins the network.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkOptions {
+    /// Addresses to listen on (TCP and QUIC; see [`p2p::default_listen`]).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial first, each ending in `/p2p/PEER_ID`.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Discover peers on the local network (on by default for dev chains).
+    pub mdns: bool,
+    /// Bounds.
+    pub limits: p2p::NetworkLimits,
 }
 
 /// Why the node could not start.
@@ -62,6 +79,12 @@ pub enum NodeError {
     /// The authority key is not in the genesis authority set.
     #[error("{0} is not an authority of this chain, so it cannot author blocks")]
     NotAnAuthority(AccountId),
+    /// The network could not start.
+    #[error(transparent)]
+    Network(#[from] p2p::NetworkError),
+    /// The node key could not be loaded.
+    #[error(transparent)]
+    NodeKey(#[from] p2p::key::NodeKeyError),
     /// Something else.
     #[error("{0}")]
     Other(String),
@@ -74,6 +97,7 @@ pub struct Node {
     engine: Option<JoinHandle<()>>,
     rpc: jsonrpsee::server::ServerHandle,
     rpc_addr: SocketAddr,
+    network: Option<(Network, tokio::task::JoinHandle<()>)>,
 }
 
 impl std::fmt::Debug for Node {
@@ -115,15 +139,56 @@ impl Node {
             config.pool,
             config.genesis.name.clone(),
         ));
-        let (rpc, rpc_addr) =
-            rpc::start(shared.clone(), config.rpc_addr, config.rpc_max_connections)
-                .await
-                .map_err(|source| NodeError::Rpc {
-                    addr: config.rpc_addr,
-                    source,
-                })?;
-        tracing::info!(%rpc_addr, "JSON-RPC server listening (HTTP and WebSocket)");
         let stop = Arc::new(AtomicBool::new(false));
+        let mut net = None;
+        if let Some(options) = config.network {
+            let keypair = p2p::key::load_or_create(
+                &config
+                    .base_path
+                    .join("network")
+                    .join(p2p::key::NODE_KEY_FILE),
+            )?;
+            let genesis = shared.chain().genesis_hash();
+            let network_config = NetworkConfig {
+                keypair,
+                listen: options.listen,
+                bootnodes: options.bootnodes,
+                mdns: options.mdns,
+                chain: Some(hex::encode(&genesis.as_bytes()[..8])),
+                bundle_dir: Some(config.base_path.join("bundles")),
+                services: Services {
+                    sync: Some(Arc::new(net::SyncServer {
+                        service: shared.clone(),
+                    })),
+                    queries: None,
+                },
+                limits: options.limits,
+            };
+            let (network, events) = Network::start(network_config).await?;
+            for addr in network.listen_addrs() {
+                tracing::info!(%addr, "listening for peers");
+            }
+            let status = Arc::new(net::SyncStatus::default());
+            let task = tokio::spawn(net::drive(
+                shared.clone(),
+                network.clone(),
+                events,
+                status.clone(),
+                stop.clone(),
+            ));
+            net = Some((network, status, task));
+        }
+        let rpc_context = rpc::RpcContext {
+            service: shared.clone(),
+            network: net.as_ref().map(|(n, s, _)| (n.clone(), s.clone())),
+        };
+        let (rpc, rpc_addr) = rpc::start(rpc_context, config.rpc_addr, config.rpc_max_connections)
+            .await
+            .map_err(|source| NodeError::Rpc {
+                addr: config.rpc_addr,
+                source,
+            })?;
+        tracing::info!(%rpc_addr, "JSON-RPC server listening (HTTP and WebSocket)");
         let engine = config.authority.map(|key| {
             let engine = SoloEngine::new(key, block_time);
             let shared = shared.clone();
@@ -141,7 +206,18 @@ impl Node {
             engine,
             rpc,
             rpc_addr,
+            network: net.map(|(n, _, t)| (n, t)),
         })
+    }
+
+    /// The network, when the node is on one.
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref().map(|(n, _)| n)
+    }
+
+    /// The chain service.
+    pub fn service(&self) -> &Arc<ChainService> {
+        &self.shared
     }
 
     /// The RPC server's address.
@@ -164,6 +240,10 @@ impl Node {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(engine) = self.engine.take() {
             let _ = tokio::task::spawn_blocking(move || engine.join()).await;
+        }
+        if let Some((network, task)) = self.network.take() {
+            network.stop().await;
+            let _ = task.await;
         }
         let head = self.head_number();
         let _ = self.rpc.stop();

@@ -18,6 +18,8 @@ use crate::chain::keys::{AccountId, SS58_PREFIX};
 use crate::chain::pool::{Admission, PoolError, Removal};
 use crate::chain::service::{ChainEvent, ChainService};
 use crate::chain::units::format_tao;
+use crate::node::net::SyncStatus;
+use crate::p2p::{Network, Topic};
 
 mod economy;
 
@@ -147,7 +149,7 @@ fn head_only(shared: &ChainService, at: Option<H256>) -> Result<(), ErrorObjectO
 }
 
 fn register(
-    module: &mut RpcModule<Arc<ChainService>>,
+    module: &mut RpcModule<RpcContext>,
 ) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_method("system_name", |_, _, _| -> RpcResult {
         Ok(json!("ganglion"))
@@ -158,8 +160,45 @@ fn register(
     module.register_method("system_chain", |_, s, _| -> RpcResult {
         Ok(json!(s.chain_name()))
     })?;
-    module.register_method("system_health", |_, _, _| -> RpcResult {
-        Ok(json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }))
+    module.register_method("system_health", |_, s, _| -> RpcResult {
+        Ok(match &s.network {
+            Some((network, status)) => json!({
+                "peers": network.peer_count(),
+                "isSyncing": status.syncing.load(std::sync::atomic::Ordering::SeqCst),
+                "shouldHavePeers": true,
+            }),
+            None => json!({ "peers": 0, "isSyncing": false, "shouldHavePeers": false }),
+        })
+    })?;
+    module.register_method("system_localPeerId", |_, s, _| -> RpcResult {
+        Ok(json!(s.network()?.0.local_peer_id().to_string()))
+    })?;
+    module.register_method("system_localListenAddresses", |_, s, _| -> RpcResult {
+        let addrs: Vec<String> = s
+            .network()?
+            .0
+            .listen_addrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Ok(json!(addrs))
+    })?;
+    module.register_method("system_peers", |_, s, _| -> RpcResult {
+        let (network, status) = s.network()?;
+        let peers: Vec<Value> = network
+            .peers()
+            .into_iter()
+            .map(|p| {
+                json!({
+                    "peerId": p.peer_id.to_string(),
+                    "roles": "FULL",
+                    "bestNumber": status.peer_best(&p.peer_id),
+                    "agent": p.agent,
+                    "score": p.score,
+                })
+            })
+            .collect();
+        Ok(json!(peers))
     })?;
     module.register_method("system_properties", |_, _, _| -> RpcResult {
         Ok(json!({ "ss58Format": SS58_PREFIX, "tokenDecimals": 9, "tokenSymbol": "TAO" }))
@@ -322,11 +361,7 @@ fn message(value: &Value) -> Option<SubscriptionMessage> {
         .map(SubscriptionMessage::from)
 }
 
-#[expect(
-    clippy::redundant_allocation,
-    reason = "jsonrpsee wraps the context in its own Arc; ours is shared with the authoring thread"
-)]
-async fn heads(pending: PendingSubscriptionSink, shared: Arc<Arc<ChainService>>) {
+async fn heads(pending: PendingSubscriptionSink, shared: Arc<RpcContext>) {
     let mut rx = shared.subscribe();
     let head = shared.chain().head().clone();
     let Ok(sink) = pending.accept().await else {
@@ -355,15 +390,7 @@ async fn heads(pending: PendingSubscriptionSink, shared: Arc<Arc<ChainService>>)
     }
 }
 
-#[expect(
-    clippy::redundant_allocation,
-    reason = "jsonrpsee wraps the context in its own Arc; ours is shared with the authoring thread"
-)]
-async fn watch(
-    params: Params<'static>,
-    pending: PendingSubscriptionSink,
-    shared: Arc<Arc<ChainService>>,
-) {
+async fn watch(params: Params<'static>, pending: PendingSubscriptionSink, shared: Arc<RpcContext>) {
     let bytes = match params
         .one::<String>()
         .and_then(|h| hex_bytes(&h, "the extrinsic"))
@@ -434,9 +461,44 @@ async fn watch(
     }
 }
 
+/// What RPC methods see: the chain service and, on a network, the network and sync status.
+pub(crate) struct RpcContext {
+    pub(crate) service: Arc<ChainService>,
+    pub(crate) network: Option<(Network, Arc<SyncStatus>)>,
+}
+
+impl std::ops::Deref for RpcContext {
+    type Target = ChainService;
+
+    fn deref(&self) -> &ChainService {
+        &self.service
+    }
+}
+
+impl RpcContext {
+    /// Admits a transaction and, on a network, gossips it towards the authorities.
+    fn submit(&self, bytes: &[u8]) -> Result<(H256, Admission), PoolError> {
+        let admitted = self.service.submit(bytes)?;
+        if let Some((network, _)) = &self.network {
+            network.gossip(Topic::Transactions, bytes.to_vec());
+        }
+        Ok(admitted)
+    }
+
+    fn network(&self) -> Result<&(Network, Arc<SyncStatus>), ErrorObjectOwned> {
+        self.network.as_ref().ok_or_else(|| {
+            ErrorObject::owned(
+                UNAVAILABLE,
+                "this node runs without a network (it was started with --no-network)",
+                None::<()>,
+            )
+        })
+    }
+}
+
 /// Starts the server on `addr`; returns its handle and bound address.
 pub(crate) async fn start(
-    shared: Arc<ChainService>,
+    shared: RpcContext,
     addr: SocketAddr,
     max_connections: u32,
 ) -> std::io::Result<(ServerHandle, SocketAddr)> {

@@ -31,6 +31,7 @@ async fn start(dir: &std::path::Path) -> Node {
         authority: Some(Pair::from_uri("//Alice").expect("key")),
         pool: PoolLimits::default(),
         rpc_max_connections: 16,
+        network: None,
     })
     .await
     .expect("node starts")

@@ -5,8 +5,6 @@
 //! reports included) is the state after one block. Field names are snake_case, as the kernel's
 //! types and the bittensor SDK name them.
 
-use std::sync::Arc;
-
 use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use parity_scale_codec::Decode;
@@ -18,7 +16,6 @@ use crate::chain::economy::{
 };
 use crate::chain::execute::StateView;
 use crate::chain::keys::AccountId;
-use crate::chain::service::ChainService;
 
 /// The error for a netuid with no subnet: invalid params, with the economy's own message.
 fn no_subnet(netuid: u16) -> ErrorObjectOwned {
@@ -202,7 +199,7 @@ fn stake(view: &dyn StateView, hotkey: &AccountId) -> RpcResult {
 }
 
 pub(super) fn register(
-    module: &mut RpcModule<Arc<ChainService>>,
+    module: &mut RpcModule<super::RpcContext>,
 ) -> Result<(), jsonrpsee::core::RegisterMethodError> {
     module.register_method("ganglion_subnets", |_, s, _| -> RpcResult {
         let chain = s.chain();
