@@ -501,6 +501,43 @@ pub(crate) enum SubnetCommand {
     Inspect(SpecInspectArgs),
     /// Generate one task from a spec or bundle and score trivial answers to it.
     Try(SpecTryArgs),
+    /// Share a bundle: the node keeps it and announces it to the network (Kademlia provider
+    /// records), so any peer can fetch it by its hash.
+    Publish(SpecPublishArgs),
+    /// Fetch a bundle by its blake3 hash from any peer that has it, verify it and write it.
+    Fetch(SpecFetchArgs),
+}
+
+/// Arguments of `ganglion subnet publish`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecPublishArgs {
+    /// The bundle (from `ganglion subnet build`).
+    pub(crate) bundle: PathBuf,
+    /// The node's WebSocket RPC address.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub(crate) url: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `ganglion subnet fetch`.
+#[derive(Debug, Args)]
+pub(crate) struct SpecFetchArgs {
+    /// The bundle's blake3 hash (64 hex digits, as `subnet build` and `publish` print it).
+    pub(crate) hash: String,
+    /// Where to write the bundle.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Seconds to wait for a peer to deliver it.
+    #[arg(long, value_name = "SECS", default_value_t = 20)]
+    pub(crate) timeout: u64,
+    /// The node's WebSocket RPC address.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub(crate) url: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Arguments of `ganglion subnet new`.

@@ -41,8 +41,8 @@
 #![warn(unused_crate_dependencies)]
 
 pub mod chain;
-pub mod p2p;
 pub mod node;
+pub mod p2p;
 pub mod yuma;
 
 #[cfg(test)]

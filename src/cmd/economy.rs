@@ -44,6 +44,8 @@ pub(crate) fn subnet(command: &SubnetCommand) -> anyhow::Result<ExitCode> {
         SubnetCommand::Fmt(args) => super::spec::fmt(args),
         SubnetCommand::Inspect(args) => super::spec::inspect(args),
         SubnetCommand::Try(args) => super::spec::try_spec(args),
+        SubnetCommand::Publish(args) => super::spec::publish(args),
+        SubnetCommand::Fetch(args) => super::spec::fetch(args),
     }
 }
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 use ganglion_dsl::bundle::{Bundle, BundleError, MAGIC};
 use ganglion_dsl::check::DirFiles;
 use ganglion_dsl::{Error as DslError, Spec, SpecErrors};
+use ganglion_kernel::node::client::RpcClient;
 use ganglion_plugin_abi::limits::Limits;
 use ganglion_plugin_abi::payload::{self, Tensor};
 use ganglion_plugins::Host;
@@ -17,7 +18,8 @@ use serde_json::{Value, json};
 use super::BadInput;
 use super::plugin::payload_json;
 use crate::cli::{
-    SpecBuildArgs, SpecCheckArgs, SpecFmtArgs, SpecInspectArgs, SpecNewArgs, SpecTryArgs,
+    SpecBuildArgs, SpecCheckArgs, SpecFetchArgs, SpecFmtArgs, SpecInspectArgs, SpecNewArgs,
+    SpecPublishArgs, SpecTryArgs,
 };
 
 /// Loads and checks a spec; a spec with errors prints them and gives `Err(exit code 1)`.
@@ -244,6 +246,85 @@ fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
     let bytes =
         fs::read(path).map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;
     Bundle::from_bytes(&bytes).map_err(|e| BadInput(format!("{}: {e}", path.display())).into())
+}
+
+/// `ganglion subnet publish BUNDLE`.
+pub(crate) fn publish(args: &SpecPublishArgs) -> anyhow::Result<ExitCode> {
+    let bundle = read_bundle(&args.bundle)?;
+    let hash = super::account::runtime()?.block_on(async {
+        let client = RpcClient::connect(&args.url).await?;
+        client.publish_bundle(bundle.bytes()).await
+    })?;
+    if hash != bundle.hash_hex() {
+        anyhow::bail!(
+            "the node kept the bundle under {hash}, not {}: is the node a ganglion node?",
+            bundle.hash_hex()
+        );
+    }
+    let m = &bundle.manifest;
+    if args.json {
+        print_json(
+            &json!({ "blake3": hash, "name": m.name, "version": m.version, "bytes": bundle.bytes().len() }),
+        )?;
+    } else {
+        println!(
+            "published {} {} ({} bytes)",
+            m.name,
+            m.version,
+            bundle.bytes().len()
+        );
+        println!("blake3 {hash}");
+        println!(
+            "fetch it anywhere on the network with: ganglion subnet fetch {hash} -o {}.gnglb",
+            m.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ganglion subnet fetch HASH -o FILE`.
+pub(crate) fn fetch(args: &SpecFetchArgs) -> anyhow::Result<ExitCode> {
+    let hash = args
+        .hash
+        .trim()
+        .trim_start_matches("0x")
+        .to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(BadInput(format!(
+            "{:?} is not a bundle hash: expected 64 hex digits, as `ganglion subnet build` prints",
+            args.hash
+        ))
+        .into());
+    }
+    let bytes = super::account::runtime()?.block_on(async {
+        let client = RpcClient::connect(&args.url).await?;
+        client.fetch_bundle(&hash, args.timeout).await
+    })?;
+    let got = blake3::hash(&bytes).to_hex().to_string();
+    if got != hash {
+        anyhow::bail!("the node returned bytes hashing to {got}, not {hash}; nothing written");
+    }
+    let bundle = Bundle::from_bytes(&bytes)
+        .map_err(|e| anyhow::anyhow!("bundle {hash} does not verify: {e}; nothing written"))?;
+    let tmp = args.out.with_extension("part");
+    fs::write(&tmp, &bytes)
+        .and_then(|()| fs::rename(&tmp, &args.out))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", args.out.display()))?;
+    let m = &bundle.manifest;
+    if args.json {
+        print_json(
+            &json!({ "blake3": hash, "name": m.name, "version": m.version, "bytes": bytes.len(), "out": args.out }),
+        )?;
+    } else {
+        println!(
+            "fetched {} {} ({} bytes), verified, written to {}",
+            m.name,
+            m.version,
+            bytes.len(),
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `ganglion subnet inspect BUNDLE`.

@@ -162,6 +162,8 @@ impl RpcClient {
         let inner = WsClientBuilder::default()
             .connection_timeout(Duration::from_secs(5))
             .request_timeout(Duration::from_secs(30))
+            .max_request_size(40 * 1024 * 1024)
+            .max_response_size(40 * 1024 * 1024)
             .build(url)
             .await
             .map_err(|e| ClientError::Connect {
@@ -186,6 +188,44 @@ impl RpcClient {
     pub async fn account(&self, who: &AccountId) -> Result<AccountView, ClientError> {
         self.request("ganglion_accountInfo", rpc_params![who.to_string()])
             .await
+    }
+
+    /// Calls any RPC method with positional parameters and returns its raw JSON result.
+    pub async fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, ClientError> {
+        let mut array = jsonrpsee::core::params::ArrayParams::new();
+        for p in params {
+            array
+                .insert(p)
+                .map_err(|e| unexpected("call", e.to_string()))?;
+        }
+        self.inner
+            .request(method, array)
+            .await
+            .map_err(|e| unexpected("call", format!("{method}: {e}")))
+    }
+
+    /// `ganglion_publishBundle`: the node keeps the bundle and announces it; returns its
+    /// blake3 hash in hex.
+    pub async fn publish_bundle(&self, bytes: &[u8]) -> Result<String, ClientError> {
+        self.request(
+            "ganglion_publishBundle",
+            rpc_params![format!("0x{}", hex::encode(bytes))],
+        )
+        .await
+    }
+
+    /// `ganglion_fetchBundle`: the node finds a peer holding the bundle `hash` (hex) and
+    /// fetches it, verified against the hash, waiting up to `timeout_secs`.
+    pub async fn fetch_bundle(
+        &self,
+        hash: &str,
+        timeout_secs: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        let text: String = self
+            .request("ganglion_fetchBundle", rpc_params![hash, timeout_secs])
+            .await?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        hex::decode(digits).map_err(|e| unexpected("ganglion_fetchBundle", e.to_string()))
     }
 
     /// The genesis hash.

@@ -183,6 +183,33 @@ fn register(
             .collect();
         Ok(json!(addrs))
     })?;
+    module.register_async_method("ganglion_publishBundle", |p, s, _| async move {
+        let bytes = hex_bytes(&p.one::<String>()?, "the bundle")?;
+        let (network, _) = s.network()?;
+        let hash = *blake3::hash(&bytes).as_bytes();
+        network
+            .provide_bundle(hash, bytes)
+            .await
+            .map_err(|e| ErrorObject::owned(INVALID_PARAMS, e.to_string(), None::<()>))?;
+        RpcResult::Ok(json!(hex::encode(hash)))
+    })?;
+    module.register_async_method("ganglion_fetchBundle", |p, s, _| async move {
+        let mut seq = p.sequence();
+        let text: String = seq.next()?;
+        let secs: Option<u64> = seq.optional_next()?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        let hash: [u8; 32] = hex::decode(digits)
+            .ok()
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| bad_params(format!("{text:?} is not a 32-byte blake3 hash in hex")))?;
+        let (network, _) = s.network()?;
+        let timeout = std::time::Duration::from_secs(secs.unwrap_or(20).clamp(1, 25));
+        let bytes = network
+            .fetch_bundle(hash, timeout)
+            .await
+            .map_err(|e| ErrorObject::owned(UNAVAILABLE, e.to_string(), None::<()>))?;
+        RpcResult::Ok(json!(format!("0x{}", hex::encode(bytes))))
+    })?;
     module.register_method("system_peers", |_, s, _| -> RpcResult {
         let (network, status) = s.network()?;
         let peers: Vec<Value> = network
@@ -504,7 +531,8 @@ pub(crate) async fn start(
 ) -> std::io::Result<(ServerHandle, SocketAddr)> {
     let config = ServerConfig::builder()
         .max_connections(max_connections)
-        .max_request_body_size(16 * 1024 * 1024)
+        .max_request_body_size(40 * 1024 * 1024)
+        .max_response_body_size(40 * 1024 * 1024)
         .build();
     let server = ServerBuilder::with_config(config).build(addr).await?;
     let bound = server.local_addr()?;

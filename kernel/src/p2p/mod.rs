@@ -84,7 +84,7 @@ impl Default for NetworkLimits {
             },
             query_concurrency_per_peer: 64,
             query_concurrency: 1024,
-            max_bundle_bytes: 32 << 20,
+            max_bundle_bytes: 16 << 20,
         }
     }
 }

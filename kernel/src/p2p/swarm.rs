@@ -36,6 +36,9 @@ const MALFORMED: i32 = 25;
 const INVALID: i32 = 20;
 /// Points lost for a useless answer or a refused query.
 const USELESS: i32 = 5;
+/// Query streams a connection accepts beyond `query_concurrency_per_peer`, so a burst over the
+/// bound is answered `Busy` instead of having its streams dropped unread.
+const QUERY_STREAM_HEADROOM: usize = 32;
 /// How long sync and bundle requests may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -160,7 +163,9 @@ fn build_behaviour(
             "/ganglion/query/1".into(),
             limits.query,
             query_support,
-            limits.query_concurrency_per_peer,
+            limits
+                .query_concurrency_per_peer
+                .saturating_add(QUERY_STREAM_HEADROOM),
             Duration::from_secs(60),
         )?,
         bundle: request_response(
