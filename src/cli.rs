@@ -82,6 +82,61 @@ pub(crate) enum MinerCommand {
     Eval(MinerEvalArgs),
     /// Inference throughput of each model on this machine, at batch 1 and 64.
     Bench(MinerBenchArgs),
+    /// Serve a subnet: register the hotkey if needed, announce its p2p address on chain and
+    /// answer validators' queries with a model (batched), until Ctrl-C.
+    Serve(MinerServeArgs),
+}
+
+/// Arguments of `ganglion miner serve`.
+#[derive(Debug, Args)]
+pub(crate) struct MinerServeArgs {
+    /// The subnet to serve.
+    #[arg(long)]
+    pub(crate) netuid: u16,
+    /// The subnet's bundle or spec (its task shapes and response format).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: PathBuf,
+    /// The miner's hotkey: a secret URI (//Alice//miner), a wallet's NAME/HOTKEY, or with
+    /// --wallet a hotkey NAME.
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) hotkey: String,
+    /// A wallet: its coldkey pays the registration, and --hotkey names one of its hotkeys.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wallet: Option<String>,
+    /// Who pays the registration, if not the wallet's coldkey [default: the hotkey].
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) coldkey: Option<String>,
+    /// A model trained by `ganglion miner train`.
+    #[arg(long, value_name = "DIR", conflicts_with = "train_steps")]
+    pub(crate) checkpoint: Option<PathBuf>,
+    /// Without --checkpoint: the model to train before serving (auto, mlp, cnn1d, cnn2d,
+    /// transformer).
+    #[arg(long, default_value = "auto")]
+    pub(crate) model: String,
+    /// Without --checkpoint: training steps before serving (0 serves an untrained model).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) train_steps: u64,
+    /// The training seed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+    /// The p2p port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub(crate) p2p_port: u16,
+    /// Listen on these multiaddrs instead (e.g. /ip4/0.0.0.0/tcp/30444).
+    #[arg(long, value_name = "MULTIADDR", value_delimiter = ',')]
+    pub(crate) listen_addr: Vec<String>,
+    /// The address to announce on chain [default: the first listen address].
+    #[arg(long, value_name = "MULTIADDR")]
+    pub(crate) announce: Option<String>,
+    /// Where the miner keeps its node key [default: ./miner-SUBNET-net].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) base_path: Option<PathBuf>,
+    /// The node's WebSocket RPC address.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub(crate) url: String,
+    /// Wallet directory [default: ~/.ganglion/wallets].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) wallet_path: Option<PathBuf>,
 }
 
 /// Arguments of `ganglion miner train`.

@@ -12,6 +12,7 @@ mod economy;
 mod miner;
 mod node;
 mod plugin;
+mod serve;
 pub(crate) mod spec;
 pub(crate) mod wallet;
 mod yuma;
@@ -37,6 +38,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Miner(MinerCommand::Train(args)) => miner::train(&args),
         Command::Miner(MinerCommand::Eval(args)) => miner::eval(&args),
         Command::Miner(MinerCommand::Bench(args)) => miner::bench(&args),
+        Command::Miner(MinerCommand::Serve(args)) => serve::run(&args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod economy_e2e;
 mod miner_cli;
+mod miner_serve_e2e;
 mod network_e2e;
 mod node_crash;
 mod node_e2e;
