@@ -8,7 +8,10 @@
 //! voting power. Nothing here assumes one author.
 //!
 //! [`SoloEngine`] is the simplest engine: one authority that decides its own proposal at each
-//! block time (instant finality). It runs dev chains.
+//! block time (instant finality). It runs dev chains. [`BftEngine`] runs Malachite's Tendermint
+//! for chains with several authorities (see [`BftConfig`]).
+
+mod malachite;
 
 use std::time::Duration;
 
@@ -16,6 +19,8 @@ use super::block::{Block, Certificate, SignedBlock, Vote, vote_message};
 use super::execute::BlockError;
 use super::hashing::H256;
 use super::keys::{AccountId, Pair, Signature};
+
+pub use malachite::{BftConfig, BftEngine};
 
 /// Budget for building a proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +57,9 @@ pub enum ConsensusError {
     /// The node failed (storage).
     #[error("{0}")]
     Node(String),
+    /// The consensus engine could not start (the message says why and how to fix it).
+    #[error("cannot start the consensus engine: {0}")]
+    Start(String),
 }
 
 /// What a consensus engine calls on the chain.
