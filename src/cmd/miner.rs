@@ -37,7 +37,9 @@ struct MinerFile {
 const MINER_FILE: &str = "miner.json";
 
 /// The subnet's program, plugin and task mapping.
-pub(crate) fn subnet(path: &Path) -> anyhow::Result<(ganglion_dsl::ir::Program, Plugin, String, TaskIo)> {
+pub(crate) fn subnet(
+    path: &Path,
+) -> anyhow::Result<(ganglion_dsl::ir::Program, Plugin, String, TaskIo)> {
     let (program, module) = match module_of(path)? {
         Ok(x) => x,
         Err(errors) => return Err(BadInput(errors.to_string()).into()),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `ganglion` binary: real processes, real files.
 
+mod bft_e2e;
 mod economy_e2e;
 mod miner_cli;
 mod miner_serve_e2e;

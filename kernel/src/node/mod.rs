@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
-use crate::chain::consensus::{Budget, SoloEngine};
+use crate::chain::consensus::{BftConfig, BftEngine, Budget, SoloEngine};
 use crate::chain::genesis::GenesisConfig;
 use crate::chain::keys::{AccountId, Pair};
 use crate::chain::ledger::{Chain, ChainError};
@@ -95,6 +95,7 @@ pub struct Node {
     shared: Arc<ChainService>,
     stop: Arc<AtomicBool>,
     engine: Option<JoinHandle<()>>,
+    bft: Option<BftEngine>,
     rpc: jsonrpsee::server::ServerHandle,
     rpc_addr: SocketAddr,
     network: Option<(Network, tokio::task::JoinHandle<()>)>,
@@ -127,12 +128,13 @@ impl Node {
             path = %db_path.display(),
             "chain opened"
         );
-        if let Some(key) = &config.authority {
-            let authorities = chain.authorities()?;
-            if !authorities.iter().any(|a| a.id == key.public()) {
-                return Err(NodeError::NotAnAuthority(key.public()));
-            }
+        let authorities = chain.authorities()?;
+        if let Some(key) = &config.authority
+            && !authorities.iter().any(|a| a.id == key.public())
+        {
+            return Err(NodeError::NotAnAuthority(key.public()));
         }
+        let several = authorities.len() > 1;
         let block_time = Duration::from_millis(chain.block_time_ms());
         let shared = Arc::new(ChainService::new(
             chain,
@@ -141,6 +143,11 @@ impl Node {
         ));
         let stop = Arc::new(AtomicBool::new(false));
         let mut net = None;
+        let bootnodes = config
+            .network
+            .as_ref()
+            .map(|o| o.bootnodes.clone())
+            .unwrap_or_default();
         if let Some(options) = config.network {
             let keypair = p2p::key::load_or_create(
                 &config
@@ -189,21 +196,50 @@ impl Node {
                 source,
             })?;
         tracing::info!(%rpc_addr, "JSON-RPC server listening (HTTP and WebSocket)");
-        let engine = config.authority.map(|key| {
-            let engine = SoloEngine::new(key, block_time);
-            let shared = shared.clone();
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("ganglion-author".into())
-                .spawn(move || author_loop(&engine, &shared, &stop))
-        });
-        let engine = engine
-            .transpose()
-            .map_err(|e| NodeError::Other(format!("cannot start the authoring thread: {e}")))?;
+        let mut engine = None;
+        let mut bft = None;
+        match config.authority {
+            Some(key) if several => {
+                let Some((network, _, _)) = &net else {
+                    return Err(NodeError::Other(
+                        "a chain with several authorities decides blocks over the network: drop --no-network".into(),
+                    ));
+                };
+                let (listen, peers) = bft_addresses(&network.listen_addrs(), &bootnodes)?;
+                tracing::info!(%listen, peers = peers.len(), "starting the BFT engine (Malachite)");
+                let started = BftEngine::start(
+                    shared.clone(),
+                    BftConfig {
+                        key,
+                        listen,
+                        peers,
+                        home: config.base_path.join("bft"),
+                        block_time,
+                    },
+                )
+                .await
+                .map_err(|e| NodeError::Other(format!("cannot start the BFT engine: {e}")))?;
+                bft = Some(started);
+            }
+            Some(key) => {
+                let solo = SoloEngine::new(key, block_time);
+                let shared = shared.clone();
+                let stop = stop.clone();
+                let handle = std::thread::Builder::new()
+                    .name("ganglion-author".into())
+                    .spawn(move || author_loop(&solo, &shared, &stop))
+                    .map_err(|e| {
+                        NodeError::Other(format!("cannot start the authoring thread: {e}"))
+                    })?;
+                engine = Some(handle);
+            }
+            None => {}
+        }
         Ok(Node {
             shared,
             stop,
             engine,
+            bft,
             rpc,
             rpc_addr,
             network: net.map(|(n, _, t)| (n, t)),
@@ -241,6 +277,9 @@ impl Node {
         if let Some(engine) = self.engine.take() {
             let _ = tokio::task::spawn_blocking(move || engine.join()).await;
         }
+        if let Some(bft) = self.bft.take() {
+            bft.stop().await;
+        }
         if let Some((network, task)) = self.network.take() {
             network.stop().await;
             let _ = task.await;
@@ -250,6 +289,44 @@ impl Node {
         self.rpc.stopped().await;
         tracing::info!(head, "node stopped");
     }
+}
+
+/// The BFT engine's own address and its peers', derived from the node's: the engine listens
+/// on TCP at the node's first TCP port plus one (same IP), and reaches each bootnode's engine
+/// at that node's port plus one. One `--p2p-port` and one `--bootnodes` list serve both.
+fn bft_addresses(
+    listen: &[Multiaddr],
+    bootnodes: &[Multiaddr],
+) -> Result<(Multiaddr, Vec<Multiaddr>), NodeError> {
+    use crate::p2p::Protocol;
+    fn next_port(addr: &Multiaddr) -> Option<Multiaddr> {
+        let mut out = Multiaddr::empty();
+        let mut port = None;
+        for part in addr.iter() {
+            match part {
+                Protocol::Ip4(_)
+                | Protocol::Ip6(_)
+                | Protocol::Dns(_)
+                | Protocol::Dns4(_)
+                | Protocol::Dns6(_) => out.push(part),
+                Protocol::Tcp(p) | Protocol::Udp(p) => port = Some(p),
+                _ => {}
+            }
+        }
+        let port = port?.checked_add(1)?;
+        Some(out.with(Protocol::Tcp(port)))
+    }
+    let own = listen
+        .iter()
+        .find(|a| a.iter().any(|p| matches!(p, Protocol::Tcp(_))))
+        .and_then(next_port)
+        .ok_or_else(|| {
+            NodeError::Other(
+                "the BFT engine needs a TCP listen address (add /ip4/0.0.0.0/tcp/PORT to --listen-addr)".into(),
+            )
+        })?;
+    let peers = bootnodes.iter().filter_map(next_port).collect();
+    Ok((own, peers))
 }
 
 fn now_ms() -> u64 {

@@ -2,8 +2,10 @@
 //!
 //! A frame is a 4-byte big-endian length followed by that many bytes. The length is checked
 //! against the protocol's cap *before* anything is allocated, so a peer cannot make a node
-//! reserve more than the cap by announcing a huge frame; an over-long frame fails the stream
-//! with [`std::io::ErrorKind::InvalidData`], which the swarm counts against the peer.
+//! reserve more than the cap by announcing a huge frame. An over-long response fails the
+//! stream with [`std::io::ErrorKind::InvalidData`]; an over-long or truncated request is read
+//! as the empty request (libp2p does not report failed reads of requests): either way the
+//! swarm counts it against the peer.
 
 use std::io;
 
@@ -82,7 +84,12 @@ impl request_response::Codec for FrameCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.limits.request).await
+        // libp2p-request-response does not report a request that fails to read, so an
+        // over-long or truncated one becomes the empty request, which no protocol sends: the
+        // swarm counts it against the peer and drops the stream.
+        Ok(read_frame(io, self.limits.request)
+            .await
+            .unwrap_or_default())
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>

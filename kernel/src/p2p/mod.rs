@@ -33,6 +33,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 pub use libp2p::gossipsub::{MessageAcceptance, MessageId};
 pub use libp2p::identity::Keypair;
+pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 

@@ -125,13 +125,22 @@ impl Authorizer for AllowAll {
 }
 
 /// Remembers recent nonces per validator so a request cannot be replayed, in bounded memory:
-/// at most `per_validator` nonces for each of at most `validators` hotkeys.
+/// at most `per_validator` nonces for each of at most `validators` hotkeys. When a hotkey's
+/// oldest nonces are forgotten, every nonce up to the newest forgotten one is refused from
+/// then on, so forgetting never reopens a replay.
 #[derive(Debug)]
 pub struct ReplayGuard {
-    seen: BTreeMap<AccountId, (BTreeSet<u64>, VecDeque<u64>)>,
+    seen: BTreeMap<AccountId, Seen>,
     order: VecDeque<AccountId>,
     per_validator: usize,
     validators: usize,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    nonces: BTreeSet<u64>,
+    /// Nonces at or below this are refused (they may have been forgotten).
+    floor: Option<u64>,
 }
 
 impl ReplayGuard {
@@ -146,6 +155,7 @@ impl ReplayGuard {
     }
 
     /// Checks a request's nonce against the clock `now_ms` and the nonces seen, and records it.
+    /// Call it only for authorized callers, so strangers cannot push validators out.
     pub fn check(&mut self, validator: &AccountId, nonce: u64, now_ms: u64) -> Result<(), String> {
         if nonce.abs_diff(now_ms) > NONCE_WINDOW_MS {
             return Err(format!(
@@ -160,17 +170,21 @@ impl ReplayGuard {
             }
             self.order.push_back(*validator);
         }
-        let (set, fifo) = self.seen.entry(*validator).or_default();
-        if !set.insert(nonce) {
+        let seen = self.seen.entry(*validator).or_default();
+        if seen.floor.is_some_and(|floor| nonce <= floor) {
+            return Err(format!(
+                "nonce {nonce} is older than the requests this miner remembers from {validator}: use a fresh nonce"
+            ));
+        }
+        if !seen.nonces.insert(nonce) {
             return Err(format!(
                 "nonce {nonce} was already used: a replayed request"
             ));
         }
-        fifo.push_back(nonce);
-        if fifo.len() > self.per_validator
-            && let Some(old) = fifo.pop_front()
+        if seen.nonces.len() > self.per_validator
+            && let Some(oldest) = seen.nonces.pop_first()
         {
-            set.remove(&old);
+            seen.floor = Some(seen.floor.map_or(oldest, |f| f.max(oldest)));
         }
         Ok(())
     }
@@ -213,7 +227,9 @@ mod tests {
         for i in 1..=10 {
             assert!(guard.check(&a, now + i, now).is_ok());
         }
-        assert!(guard.seen[&a].0.len() <= 4);
+        assert!(guard.seen[&a].nonces.len() <= 4);
+        // Forgotten nonces stay refused.
+        assert!(guard.check(&a, now + 1, now).unwrap_err().contains("older"));
         for v in 2..10u8 {
             guard.check(&AccountId([v; 32]), now, now).unwrap();
         }

@@ -499,6 +499,14 @@ impl Loop {
                 self.sync_waiting.insert(id, reply);
             }
             Command::Query(peer, addrs, request, reply) => {
+                if request.len() > self.limits.query.request {
+                    let _ = reply.send(Err(QueryError::Network(format!(
+                        "the query is {} bytes, over the cap of {} set for this node",
+                        request.len(),
+                        self.limits.query.request
+                    ))));
+                    return;
+                }
                 for addr in addrs {
                     self.swarm.add_peer_address(peer, addr);
                 }
@@ -741,14 +749,14 @@ impl Loop {
                     MALFORMED,
                 );
             }
+            if let Err(why) = authorizer.authorize(request.netuid, &request.validator) {
+                return (QueryResponse::Refused(why), USELESS);
+            }
             let fresh = replay
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .check(&request.validator, request.nonce, now_ms());
             if let Err(why) = fresh {
-                return (QueryResponse::Refused(why), USELESS);
-            }
-            if let Err(why) = authorizer.authorize(request.netuid, &request.validator) {
                 return (QueryResponse::Refused(why), USELESS);
             }
             match handler
@@ -890,11 +898,27 @@ impl Loop {
                     );
                 }
             }
-            BehaviourEvent::Sync(event) => self.on_sync(event),
-            BehaviourEvent::Query(event) => self.on_query(event),
-            BehaviourEvent::Bundle(event) => self.on_bundle(event),
+            BehaviourEvent::Sync(event) if !self.refuse_empty(&event) => self.on_sync(event),
+            BehaviourEvent::Query(event) if !self.refuse_empty(&event) => self.on_query(event),
+            BehaviourEvent::Bundle(event) if !self.refuse_empty(&event) => self.on_bundle(event),
             _ => {}
         }
+    }
+
+    /// An empty request is what the codec makes of an over-long or truncated one: count it
+    /// against the peer and drop it (its stream closes unanswered).
+    fn refuse_empty(&mut self, event: &rr::Event<Vec<u8>, Vec<u8>>) -> bool {
+        if let rr::Event::Message {
+            peer,
+            message: rr::Message::Request { request, .. },
+            ..
+        } = event
+            && request.is_empty()
+        {
+            self.penalize(*peer, MALFORMED, "oversized or malformed request");
+            return true;
+        }
+        false
     }
 
     fn inbound_failure(&mut self, peer: PeerId, error: &rr::InboundFailure) {
