@@ -8,6 +8,10 @@
 //! - `gossip_propagation_4_nodes`: from A's publish of a 1 KiB block until B, C and D (a full
 //!   mesh) have each received it and accepted it.
 //!
+//! - `sync_1000_blocks`: a fresh full node catching up 1,000 blocks (each with 16 transfers)
+//!   from a node that has them, through the sync protocol: blocks per second, each one
+//!   checked (seal, certificate) and re-executed before it is stored.
+//!
 //! Run with `cargo bench -p ganglion-kernel --bench p2p`.
 
 #![allow(
@@ -362,5 +366,111 @@ fn gossip(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, queries, gossip);
+const SYNC_BLOCKS: u32 = 1000;
+const TRANSFERS_PER_BLOCK: usize = 16;
+
+/// A base path holding a dev chain of `SYNC_BLOCKS` blocks.
+fn chain_with_blocks() -> tempfile::TempDir {
+    use ganglion_kernel::chain::consensus::{Budget, SoloEngine};
+    use ganglion_kernel::chain::era::Era;
+    use ganglion_kernel::chain::extrinsic::{Additional, BalancesCall, Call, Extra, Extrinsic};
+    use ganglion_kernel::chain::genesis::GenesisConfig;
+    use ganglion_kernel::chain::pool::PoolLimits;
+    use ganglion_kernel::chain::service::ChainService;
+    use ganglion_kernel::chain::store::SledStore;
+    use ganglion_kernel::chain::{Chain, consensus::Application as _};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis = GenesisConfig::dev();
+    let store = SledStore::open(&dir.path().join("chain")).expect("sled");
+    let chain = Chain::open(Arc::new(store), &genesis).expect("chain");
+    let hash = chain.genesis_hash();
+    let service = ChainService::new(chain, PoolLimits::default(), "bench".into());
+    let alice = Pair::from_uri("//Alice").expect("key");
+    let bob = Pair::from_uri("//Bob").expect("key").public();
+    let engine = SoloEngine::new(alice.clone(), Duration::from_secs(1));
+    let budget = Budget {
+        max_bytes: usize::MAX,
+        max_time: Duration::from_secs(60),
+    };
+    let additional = Additional::new(hash, hash);
+    let mut nonce = 0;
+    for _ in 0..SYNC_BLOCKS {
+        for _ in 0..TRANSFERS_PER_BLOCK {
+            let call = Call::Balances(BalancesCall::TransferKeepAlive {
+                dest: bob.into(),
+                value: 1_000_000,
+            });
+            let extra = Extra {
+                era: Era::Immortal,
+                nonce,
+                tip: 0,
+            };
+            nonce += 1;
+            let tx = Extrinsic::sign(&alice, call, extra, &additional).to_bytes();
+            service.submit(&tx).expect("admitted");
+        }
+        let slot = service.chain().head().slot + 1;
+        engine.step(&service, slot, budget).expect("block");
+    }
+    assert_eq!(service.next_height(), SYNC_BLOCKS + 1);
+    dir
+}
+
+fn sync(c: &mut Criterion) {
+    use ganglion_kernel::chain::genesis::GenesisConfig;
+    use ganglion_kernel::chain::pool::PoolLimits;
+    use ganglion_kernel::node::{NetworkOptions, Node, NodeConfig};
+
+    let source = chain_with_blocks();
+    let rt = runtime();
+    let options = |bootnodes: Vec<Multiaddr>| NetworkOptions {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootnodes,
+        mdns: false,
+        limits: NetworkLimits::default(),
+    };
+    let node_config = |base: &std::path::Path, network| NodeConfig {
+        base_path: base.to_owned(),
+        genesis: GenesisConfig::dev(),
+        rpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        authority: None,
+        pool: PoolLimits::default(),
+        rpc_max_connections: 4,
+        network: Some(network),
+    };
+    let serving = rt
+        .block_on(Node::start(node_config(source.path(), options(Vec::new()))))
+        .expect("serving node");
+    let boot = serving.network().expect("network").listen_addrs();
+    let mut group = c.benchmark_group("sync");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(u64::from(SYNC_BLOCKS)));
+    group.bench_function("sync_1000_blocks", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let fresh = tempfile::tempdir().expect("tempdir");
+                let started = Instant::now();
+                let node = rt
+                    .block_on(Node::start(node_config(
+                        fresh.path(),
+                        options(boot.clone()),
+                    )))
+                    .expect("syncing node");
+                while node.head_number() < SYNC_BLOCKS {
+                    assert!(started.elapsed() < Duration::from_secs(120), "sync stalled");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                total += started.elapsed();
+                rt.block_on(node.stop());
+            }
+            total
+        });
+    });
+    group.finish();
+    rt.block_on(serving.stop());
+}
+
+criterion_group!(benches, queries, gossip, sync);
 criterion_main!(benches);
