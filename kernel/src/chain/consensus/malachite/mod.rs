@@ -102,6 +102,7 @@ pub struct BftConfig {
 /// engine.stop().await;
 /// # Ok(())
 /// # }
+/// # let _ = demo;
 /// ```
 pub struct BftEngine {
     peer_id: PeerId,
