@@ -70,6 +70,40 @@ pub(crate) enum Command {
     /// measure inference speed.
     #[command(subcommand)]
     Miner(MinerCommand),
+    /// Validate a subnet: generate tasks with its plugin, query its miners over libp2p, score
+    /// and smooth their answers, and set weights on chain, round after round until Ctrl-C.
+    Validator(ValidatorArgs),
+}
+
+/// Arguments of `ganglion validator`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidatorArgs {
+    /// The subnet.
+    #[arg(long)]
+    pub(crate) netuid: u16,
+    /// The validator's hotkey: a secret URI, a wallet's NAME/HOTKEY, or with --wallet a hotkey
+    /// NAME. It must be registered on the subnet (with stake, to get a validator permit).
+    #[arg(long, value_name = "KEY_OR_URI")]
+    pub(crate) hotkey: String,
+    /// A wallet whose hotkey --hotkey names.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) wallet: Option<String>,
+    /// Wallet directory [default: ~/.ganglion/wallets].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) wallet_path: Option<PathBuf>,
+    /// The node's WebSocket RPC address.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:9944")]
+    pub(crate) url: String,
+    /// The subnet's bundle or spec, for a subnet with no bundle on chain (a bundle on chain
+    /// always wins).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Where the validator keeps its node key and fetched bundles [default: ./validator-NETUID].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) base_path: Option<PathBuf>,
+    /// Stop after this many rounds (0: run until Ctrl-C).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) rounds: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +153,10 @@ pub(crate) struct MinerServeArgs {
     /// The training seed.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
+    /// Answer uniform noise in [-1, 1] instead of a model's predictions (a baseline, and a
+    /// test of how validators score a useless miner).
+    #[arg(long, conflicts_with_all = ["checkpoint", "train_steps"])]
+    pub(crate) noise: bool,
     /// The p2p port on 127.0.0.1 (0 picks a free one).
     #[arg(long, value_name = "PORT", default_value_t = 0)]
     pub(crate) p2p_port: u16,
@@ -556,6 +594,10 @@ pub(crate) enum SubnetCommand {
     Inspect(SpecInspectArgs),
     /// Generate one task from a spec or bundle and score trivial answers to it.
     Try(SpecTryArgs),
+    /// Put a bundle in force on a subnet (signed by its owner): the node keeps and shares the
+    /// bundle, and the chain records its hash with the block it applies from; validators
+    /// hot-load it there.
+    SetBundle(SubnetSetBundleArgs),
     /// Share a bundle: the node keeps it and announces it to the network (Kademlia provider
     /// records), so any peer can fetch it by its hash.
     Publish(SpecPublishArgs),
@@ -704,6 +746,25 @@ pub(crate) struct SubnetSetArgs {
     /// alpha_values.
     #[arg(allow_negative_numbers = true)]
     pub(crate) value: String,
+    #[command(flatten)]
+    pub(crate) coldkey: ColdkeyArgs,
+    #[command(flatten)]
+    pub(crate) tx: TxArgs,
+}
+
+/// Arguments of `ganglion subnet set-bundle`.
+#[derive(Debug, Args)]
+pub(crate) struct SubnetSetBundleArgs {
+    /// The subnet.
+    pub(crate) netuid: u16,
+    /// The bundle, or a spec (`*.subnet`, built first).
+    pub(crate) bundle: PathBuf,
+    /// The first block it applies at [default: the head plus --delay].
+    #[arg(long, value_name = "BLOCK")]
+    pub(crate) activation_block: Option<u32>,
+    /// Blocks from the head to the activation block, when --activation-block is not given.
+    #[arg(long, value_name = "BLOCKS", default_value_t = 3)]
+    pub(crate) delay: u32,
     #[command(flatten)]
     pub(crate) coldkey: ColdkeyArgs,
     #[command(flatten)]

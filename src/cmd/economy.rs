@@ -23,8 +23,8 @@ use super::BadInput;
 use super::account::{address, runtime, signer, wallet_root};
 use crate::cli::{
     ClientArgs, ColdkeyArgs, EconomyArgs, MetagraphArgs, RegisterArgs, RootSetArgs, StakeArgs,
-    StakeCommand, StakeShowArgs, SubnetCommand, SubnetCreateArgs, SubnetSetArgs, SubnetShowArgs,
-    TxArgs, WeightsArgs, WeightsCommand,
+    StakeCommand, StakeShowArgs, SubnetCommand, SubnetCreateArgs, SubnetSetArgs,
+    SubnetSetBundleArgs, SubnetShowArgs, TxArgs, WeightsArgs, WeightsCommand,
 };
 
 /// Salt values `weights commit` draws when no `--salt` is given (8 × 16 = 128 bits).
@@ -45,6 +45,7 @@ pub(crate) fn subnet(command: &SubnetCommand) -> anyhow::Result<ExitCode> {
         SubnetCommand::Inspect(args) => super::spec::inspect(args),
         SubnetCommand::Try(args) => super::spec::try_spec(args),
         SubnetCommand::Publish(args) => super::spec::publish(args),
+        SubnetCommand::SetBundle(args) => set_bundle(args),
         SubnetCommand::Fetch(args) => super::spec::fetch(args),
     }
 }
@@ -324,6 +325,52 @@ fn set(args: &SubnetSetArgs) -> anyhow::Result<ExitCode> {
             fee_note(&receipt)
         )
     })
+}
+
+fn set_bundle(args: &SubnetSetBundleArgs) -> anyhow::Result<ExitCode> {
+    let bundle = super::spec::bundle_of(&args.bundle)?;
+    let root = wallet_root(args.tx.client.wallet_path.as_ref())?;
+    let who = coldkey(&args.coldkey, &root)?;
+    let activation_block = runtime()?.block_on(async {
+        let client = RpcClient::connect(&args.tx.client.url).await?;
+        client.publish_bundle(bundle.bytes()).await?;
+        let head = client.head().await?.0;
+        anyhow::Ok(
+            args.activation_block
+                .unwrap_or_else(|| head.saturating_add(args.delay.max(1))),
+        )
+    })?;
+    let call = Call::Subnets(SubnetsCall::SetBundle {
+        netuid: args.netuid,
+        hash: bundle.hash(),
+        activation_block,
+    });
+    let receipt = send(&args.tx, &who, call)?;
+    let m = &bundle.manifest;
+    let extra = json!({
+        "netuid": args.netuid,
+        "bundle": bundle.hash_hex(),
+        "name": m.name,
+        "version": m.version,
+        "activation_block": activation_block,
+    });
+    report(
+        args.tx.client.json,
+        "subnets.set_bundle",
+        &who,
+        &receipt,
+        extra,
+        || {
+            format!(
+                "subnet {} runs {} {} ({}) from block {activation_block} ({})",
+                args.netuid,
+                m.name,
+                m.version,
+                &bundle.hash_hex()[..16],
+                fee_note(&receipt)
+            )
+        },
+    )
 }
 
 fn root_set(args: &RootSetArgs) -> anyhow::Result<ExitCode> {

@@ -14,6 +14,7 @@ mod node;
 mod plugin;
 mod serve;
 pub(crate) mod spec;
+mod validator;
 pub(crate) mod wallet;
 mod yuma;
 
@@ -39,6 +40,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Miner(MinerCommand::Eval(args)) => miner::eval(&args),
         Command::Miner(MinerCommand::Bench(args)) => miner::bench(&args),
         Command::Miner(MinerCommand::Serve(args)) => serve::run(&args),
+        Command::Validator(args) => validator::run(&args),
     }
 }
 

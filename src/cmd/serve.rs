@@ -148,7 +148,21 @@ pub(crate) fn run(args: &MinerServeArgs) -> anyhow::Result<ExitCode> {
         (None, None) => signer(&hotkey_spec, &root)?,
     };
     let (program, plugin, _hash, io) = super::miner::subnet(&args.bundle)?;
-    let predictor = predictor(args, &io, &plugin)?;
+    let predictor = if args.noise {
+        // The service still needs a model; it is never asked.
+        let kind = ModelKind::auto(&io.shape.input, &io.shape.output);
+        let model = ModelConfig::for_task(kind, &io.shape).map_err(|e| BadInput(e.to_string()))?;
+        Trainer::new(
+            io.shape.clone(),
+            model,
+            TrainConfig::default(),
+            &ganglion_gpu::cpu(),
+        )
+        .map_err(|e| BadInput(e.to_string()))?
+        .predictor()
+    } else {
+        predictor(args, &io, &plugin)?
+    };
     let service = Arc::new(
         BatchService::start(predictor, ServiceConfig::default()).context("starting inference")?,
     );
@@ -184,12 +198,22 @@ pub(crate) fn run(args: &MinerServeArgs) -> anyhow::Result<ExitCode> {
             let service = service.clone();
             let served = served.clone();
             let io = io.clone();
+            let noise = args.noise.then(|| Arc::new(AtomicU64::new(args.seed)));
             move |_netuid: u16, _validator: AccountId, payload: Vec<u8>| {
                 let service = service.clone();
                 let served = served.clone();
                 let io = io.clone();
+                let noise = noise.clone();
                 async move {
                     let input = io.input(&payload).map_err(|e| format!("{e:#}"))?;
+                    if let Some(counter) = noise {
+                        let mut rng = ganglion_dsl::rng::Rng::new(counter.fetch_add(1, Ordering::Relaxed), 0);
+                        let output: Vec<f32> = (0..io.shape.output_len())
+                            .map(|_| (rng.uniform() * 2.0 - 1.0) as f32)
+                            .collect();
+                        served.fetch_add(1, Ordering::Relaxed);
+                        return Ok(io.response(&output));
+                    }
                     let output = tokio::task::spawn_blocking(move || service.infer(input))
                         .await
                         .map_err(|e| e.to_string())?

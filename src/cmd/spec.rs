@@ -242,6 +242,20 @@ pub(crate) fn fmt(args: &SpecFmtArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A bundle from a file: a bundle, or a spec (`*.subnet`) built on the spot.
+pub(crate) fn bundle_of(path: &Path) -> anyhow::Result<Bundle> {
+    if path.extension().is_none_or(|e| e != "subnet") {
+        return read_bundle(path);
+    }
+    let spec = match load(path)? {
+        Ok(spec) => spec,
+        Err(errors) => return Err(BadInput(errors.to_string()).into()),
+    };
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    Bundle::build(&spec, &DirFiles(dir))
+        .map_err(|e| BadInput(format!("{}: {e}", path.display())).into())
+}
+
 fn read_bundle(path: &Path) -> anyhow::Result<Bundle> {
     let bytes =
         fs::read(path).map_err(|e| BadInput(format!("cannot read {}: {e}", path.display())))?;

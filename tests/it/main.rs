@@ -10,5 +10,6 @@ mod node_e2e;
 mod node_support;
 mod plugin_cli;
 mod subnet_cli;
+mod validator_e2e;
 mod wallet_cli;
 mod yuma_cli;

@@ -1,0 +1,241 @@
+//! Validators and miners as real processes on a dev chain: two `ganglion validator`s score
+//! three `ganglion miner serve`s (a trained model, an untrained one, noise) on the `sort`
+//! subnet and set weights, and the epoch pays the trained miner the most incentive.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ganglion_kernel::chain::keys::Pair;
+use ganglion_kernel::node::client::RpcClient;
+use serde_json::Value;
+
+use crate::node_support::{free_port, start_dev_node};
+
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/subnets/sort/sort.subnet");
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ganglion(args: &[&str], url: &str) -> Value {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_ganglion"))
+        .args(args)
+        .args(["--url", url, "--json"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "ganglion {}: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn metagraph(url: &str, netuid: u16) -> Value {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt")
+        .block_on(async {
+            let client = RpcClient::connect(url).await.expect("connect");
+            client.metagraph(netuid).await.expect("metagraph")
+        })
+}
+
+/// Starts `ganglion ARGS` and waits for a line containing `ready`.
+fn spawn(args: &[&str], ready: &str, secs: u64) -> Kill {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "`ganglion {}` not ready",
+            args.join(" ")
+        );
+        match lines.next() {
+            Some(Ok(line)) if line.contains(ready) => break,
+            Some(Ok(_)) => {}
+            _ => panic!("`ganglion {}` exited early", args.join(" ")),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Kill(child)
+}
+
+fn incentive(mg: &Value, hotkey: &str) -> u64 {
+    mg["neurons"]
+        .as_array()
+        .and_then(|ns| ns.iter().find(|n| n["hotkey"].as_str() == Some(hotkey)))
+        .and_then(|n| n["incentive"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn validators_pay_the_trained_miner_the_most() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _node = Kill(start_dev_node(
+        &dir.path().join("node"),
+        port,
+        &["--block-time", "250"],
+    ));
+    let url = format!("ws://127.0.0.1:{port}");
+    ganglion(
+        &[
+            "subnet",
+            "root-set",
+            "min_lock_cost",
+            "10",
+            "--coldkey",
+            "//Alice",
+        ],
+        &url,
+    );
+    let created = ganglion(
+        &[
+            "subnet",
+            "create",
+            "--coldkey",
+            "//Alice",
+            "--hotkey",
+            "//Alice//owner",
+            "--name",
+            "sort",
+        ],
+        &url,
+    );
+    let netuid = created["netuid"].as_u64().expect("netuid") as u16;
+    let n = netuid.to_string();
+    for (param, value) in [
+        ("tempo", "8"),
+        ("immunity_period", "0"),
+        ("weights_rate_limit", "2"),
+    ] {
+        ganglion(
+            &["subnet", "set", &n, param, value, "--coldkey", "//Alice"],
+            &url,
+        );
+    }
+    let set = ganglion(
+        &["subnet", "set-bundle", &n, SPEC, "--coldkey", "//Alice"],
+        &url,
+    );
+    assert!(
+        set["bundle"].as_str().is_some_and(|h| h.len() == 64),
+        "{set}"
+    );
+    for who in ["//Bob", "//Charlie"] {
+        let hotkey = format!("{who}//validator");
+        ganglion(
+            &[
+                "register",
+                "--netuid",
+                &n,
+                "--coldkey",
+                who,
+                "--hotkey",
+                &hotkey,
+            ],
+            &url,
+        );
+        ganglion(
+            &[
+                "stake",
+                "add",
+                "--netuid",
+                &n,
+                "--coldkey",
+                who,
+                "--hotkey",
+                &hotkey,
+                "--amount",
+                "1000",
+            ],
+            &url,
+        );
+    }
+    let base = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let miner = |name: &str, extra: &[&str]| {
+        let hotkey = format!("//Dave//{name}");
+        let mut args = vec!["miner", "serve", "--netuid", &n, "--bundle", SPEC];
+        args.extend(["--hotkey", &hotkey, "--coldkey", "//Dave", "--url", &url]);
+        let b = base(name);
+        args.extend(["--base-path", &b]);
+        args.extend(extra);
+        spawn(&args, "serving subnet", 180)
+    };
+    let _trained = miner("trained", &["--model", "mlp", "--train-steps", "3000"]);
+    let _untrained = miner("untrained", &["--model", "mlp", "--train-steps", "0"]);
+    let _noise = miner("noise", &["--noise"]);
+    let validator = |who: &str| {
+        let hotkey = format!("{who}//validator");
+        let b = base(&format!("v{}", &who[2..]));
+        spawn(
+            &[
+                "validator",
+                "--netuid",
+                &n,
+                "--hotkey",
+                &hotkey,
+                "--url",
+                &url,
+                "--base-path",
+                &b,
+            ],
+            "round",
+            60,
+        )
+    };
+    let _bob = validator("//Bob");
+    let _charlie = validator("//Charlie");
+
+    let key = |uri: &str| Pair::from_uri(uri).expect("key").public().to_string();
+    let (trained, untrained, noise) = (
+        key("//Dave//trained"),
+        key("//Dave//untrained"),
+        key("//Dave//noise"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mg = metagraph(&url, netuid);
+        let (t, u, z) = (
+            incentive(&mg, &trained),
+            incentive(&mg, &untrained),
+            incentive(&mg, &noise),
+        );
+        if t > 0 && t > u && t > z {
+            let validators_paid = ["//Bob//validator", "//Charlie//validator"]
+                .iter()
+                .all(|v| {
+                    mg["neurons"].as_array().is_some_and(|ns| {
+                        ns.iter().any(|n| {
+                            n["hotkey"].as_str() == Some(key(v).as_str())
+                                && n["dividends"].as_u64().unwrap_or(0) > 0
+                        })
+                    })
+                });
+            if validators_paid {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ordering yet: trained {t}, untrained {u}, noise {z}\n{mg}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
