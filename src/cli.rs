@@ -70,9 +70,54 @@ pub(crate) enum Command {
     /// measure inference speed.
     #[command(subcommand)]
     Miner(MinerCommand),
+    /// Run a whole network in one process: a dev chain, a subnet from a spec (denoise by
+    /// default), validators and miners of different quality over libp2p on loopback; print the
+    /// incentives each epoch and a summary at the end.
+    Localnet(LocalnetArgs),
     /// Validate a subnet: generate tasks with its plugin, query its miners over libp2p, score
     /// and smooth their answers, and set weights on chain, round after round until Ctrl-C.
     Validator(ValidatorArgs),
+}
+
+/// Arguments of `ganglion localnet`.
+#[derive(Debug, Args)]
+pub(crate) struct LocalnetArgs {
+    /// Epochs of the subnet to run before the summary (Ctrl-C ends earlier).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) epochs: u64,
+    /// The subnet's spec [default: the embedded denoise example].
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) subnet: Option<PathBuf>,
+    /// Validators (each registered with 1,000 TAO of stake).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub(crate) validators: u64,
+    /// Miners: their kinds cycle through untrained, brief, trained, noise.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    pub(crate) miners: u64,
+    /// Block time in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 250)]
+    pub(crate) block_time: u64,
+    /// The subnet's tempo in blocks, overriding the spec's (shorter epochs, faster results).
+    #[arg(long, value_name = "BLOCKS")]
+    pub(crate) tempo: Option<u16>,
+    /// Seconds the `trained` miner trains before it serves.
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    pub(crate) train_secs: f64,
+    /// Keep the chain and keys here; running again continues the same chain [default: a
+    /// temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) base_path: Option<PathBuf>,
+    /// Write the summary as JSON (schema in docs/localnet.md).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) json: Option<PathBuf>,
+    /// Plot each miner's incentive over the epochs (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plot: Option<PathBuf>,
+    /// Reload the spec when it is saved: rebuild it, publish the new bundle and put it in
+    /// force a few blocks later; validators hot-load it there, with no restart. A spec with
+    /// errors is reported and the running bundle kept.
+    #[arg(long)]
+    pub(crate) watch: bool,
 }
 
 /// Arguments of `ganglion validator`.

@@ -16,7 +16,9 @@ pub(crate) fn init(args: &LogArgs, quiet_default: bool) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("warn,ganglion={level}")));
+        // Kademlia warns whenever a routing-table refresh finds no peer yet, which is normal
+        // for a fresh node or a miner: keep it to errors unless asked.
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,libp2p_kad=error,ganglion={level}")));
     // A second init (tests) is harmless: keep the first subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -16,6 +16,7 @@ use clap::Parser;
 
 mod cli;
 mod cmd;
+mod localnet;
 mod logging;
 mod miner;
 

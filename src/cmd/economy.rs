@@ -472,7 +472,7 @@ fn unknown_param(name: &str) -> BadInput {
 
 /// The call `subnet set NETUID NAME VALUE` sends: `subnets.set_hyperparameter`, or
 /// `admin.set` for kappa and max_validators.
-fn subnet_param_call(netuid: u16, name: &str, value: &str) -> Result<Call, BadInput> {
+pub(crate) fn subnet_param_call(netuid: u16, name: &str, value: &str) -> Result<Call, BadInput> {
     let param = match name {
         "tempo" => OwnerParam::Tempo(u16_of(name, value)?),
         "bonds_moving_average" => OwnerParam::BondsMovingAverage(u64_of(name, value)?),

@@ -8,13 +8,13 @@ use crate::cli::{Command, MinerCommand, PluginCommand, YumaCommand};
 mod account;
 #[cfg(test)]
 pub(crate) mod docs;
-mod economy;
-mod miner;
+pub(crate) mod economy;
+pub(crate) mod miner;
 mod node;
 mod plugin;
-mod serve;
+pub(crate) mod serve;
 pub(crate) mod spec;
-mod validator;
+pub(crate) mod validator;
 pub(crate) mod wallet;
 mod yuma;
 
@@ -41,6 +41,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Miner(MinerCommand::Bench(args)) => miner::bench(&args),
         Command::Miner(MinerCommand::Serve(args)) => serve::run(&args),
         Command::Validator(args) => validator::run(&args),
+        Command::Localnet(args) => crate::localnet::run(&args),
     }
 }
 

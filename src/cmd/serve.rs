@@ -166,143 +166,205 @@ pub(crate) fn run(args: &MinerServeArgs) -> anyhow::Result<ExitCode> {
     let service = Arc::new(
         BatchService::start(predictor, ServiceConfig::default()).context("starting inference")?,
     );
+    let base = args
+        .base_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("miner-{}-net", program.meta.name)));
+    let listen = if args.listen_addr.is_empty() {
+        let mut l = p2p::default_listen(Ipv4Addr::LOCALHOST, args.p2p_port);
+        l.truncate(1);
+        l
+    } else {
+        args.listen_addr
+            .iter()
+            .map(|a| {
+                a.parse::<Multiaddr>()
+                    .map_err(|e| BadInput(format!("--listen-addr {a}: {e}")))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let miner = Miner {
+        netuid: args.netuid,
+        hotkey,
+        coldkey,
+        io,
+        subnet: program.meta.name.clone(),
+        service,
+        noise: args.noise.then_some(args.seed),
+        url: args.url.clone(),
+        listen,
+        announce: args.announce.clone(),
+        key_path: base.join(p2p::key::NODE_KEY_FILE),
+        served: Arc::new(AtomicU64::new(0)),
+        quiet: false,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let netuid = args.netuid;
-    runtime.block_on(async move {
-        let client = RpcClient::connect(&args.url).await?;
-        let me = hotkey.public();
-        let metagraph = client.metagraph(netuid).await?;
-        let (set, mut uid) = permitted(&metagraph, &me);
-        if uid.is_none() {
-            println!("registering {me} on subnet {netuid}...");
-            let call = Call::Neurons(NeuronsCall::Register { netuid, hotkey: me });
-            let receipt = client
-                .submit_call(&coldkey, call, Duration::from_secs(60))
-                .await?;
-            if let Some(e) = &receipt.error {
-                bail!("registering on subnet {netuid} failed: {e}");
-            }
-            uid = permitted(&client.metagraph(netuid).await?, &me).1;
+    runtime.block_on(serve(miner, shutdown()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A miner ready to serve: keys, the subnet's task mapping, and how it answers.
+pub(crate) struct Miner {
+    /// The subnet.
+    pub(crate) netuid: u16,
+    /// Its hotkey.
+    pub(crate) hotkey: Pair,
+    /// Who pays its registration.
+    pub(crate) coldkey: Pair,
+    /// The subnet's tensors.
+    pub(crate) io: TaskIo,
+    /// The subnet's name.
+    pub(crate) subnet: String,
+    /// The model's batched inference.
+    pub(crate) service: Arc<BatchService>,
+    /// Answer noise from this seed instead of the model.
+    pub(crate) noise: Option<u64>,
+    /// The node's RPC address.
+    pub(crate) url: String,
+    /// Where to listen.
+    pub(crate) listen: Vec<Multiaddr>,
+    /// The address to announce [default: the first listen address].
+    pub(crate) announce: Option<String>,
+    /// The node key file.
+    pub(crate) key_path: PathBuf,
+    /// Queries answered so far.
+    pub(crate) served: Arc<AtomicU64>,
+    /// Print nothing (the local network prints its own view).
+    pub(crate) quiet: bool,
+}
+
+/// Registers the miner if needed, announces it and answers queries until `stop` resolves.
+pub(crate) async fn serve(
+    miner: Miner,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let client = RpcClient::connect(&miner.url).await?;
+    let me = miner.hotkey.public();
+    let netuid = miner.netuid;
+    let metagraph = client.metagraph(netuid).await?;
+    let (set, mut uid) = permitted(&metagraph, &me);
+    if uid.is_none() {
+        println!("registering {me} on subnet {netuid}...");
+        let call = Call::Neurons(NeuronsCall::Register { netuid, hotkey: me });
+        let receipt = client
+            .submit_call(&miner.coldkey, call, Duration::from_secs(60))
+            .await?;
+        if let Some(e) = &receipt.error {
+            bail!("registering on subnet {netuid} failed: {e}");
         }
-        let validators = Arc::new(Validators {
-            netuid,
-            permitted: RwLock::new(set),
-            refused: AtomicU64::new(0),
-        });
-        let served = Arc::new(AtomicU64::new(0));
-        let handler = {
+        uid = permitted(&client.metagraph(netuid).await?, &me).1;
+    }
+    let validators = Arc::new(Validators {
+        netuid,
+        permitted: RwLock::new(set),
+        refused: AtomicU64::new(0),
+    });
+    let served = miner.served.clone();
+    let handler = {
+        let service = miner.service.clone();
+        let served = served.clone();
+        let io = miner.io.clone();
+        let noise = miner.noise.map(|seed| Arc::new(AtomicU64::new(seed)));
+        move |_netuid: u16, _validator: AccountId, payload: Vec<u8>| {
             let service = service.clone();
             let served = served.clone();
             let io = io.clone();
-            let noise = args.noise.then(|| Arc::new(AtomicU64::new(args.seed)));
-            move |_netuid: u16, _validator: AccountId, payload: Vec<u8>| {
-                let service = service.clone();
-                let served = served.clone();
-                let io = io.clone();
-                let noise = noise.clone();
-                async move {
-                    let input = io.input(&payload).map_err(|e| format!("{e:#}"))?;
-                    if let Some(counter) = noise {
-                        let mut rng = ganglion_dsl::rng::Rng::new(counter.fetch_add(1, Ordering::Relaxed), 0);
-                        let output: Vec<f32> = (0..io.shape.output_len())
-                            .map(|_| (rng.uniform() * 2.0 - 1.0) as f32)
-                            .collect();
-                        served.fetch_add(1, Ordering::Relaxed);
-                        return Ok(io.response(&output));
-                    }
-                    let output = tokio::task::spawn_blocking(move || service.infer(input))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string())?;
+            let noise = noise.clone();
+            async move {
+                let input = io.input(&payload).map_err(|e| format!("{e:#}"))?;
+                if let Some(counter) = noise {
+                    let mut rng =
+                        ganglion_dsl::rng::Rng::new(counter.fetch_add(1, Ordering::Relaxed), 0);
+                    let output: Vec<f32> = (0..io.shape.output_len())
+                        .map(|_| (rng.uniform() * 2.0 - 1.0) as f32)
+                        .collect();
                     served.fetch_add(1, Ordering::Relaxed);
-                    Ok(io.response(&output))
+                    return Ok(io.response(&output));
                 }
+                let output = tokio::task::spawn_blocking(move || service.infer(input))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                served.fetch_add(1, Ordering::Relaxed);
+                Ok(io.response(&output))
             }
-        };
-        let key_path = args
-            .base_path
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("miner-{}-net", program.meta.name)))
-            .join(p2p::key::NODE_KEY_FILE);
-        let keypair = p2p::key::load_or_create(&key_path)?;
-        let mut config = NetworkConfig::new(keypair, args.p2p_port);
-        if args.listen_addr.is_empty() {
-            config.listen = p2p::default_listen(Ipv4Addr::LOCALHOST, args.p2p_port);
-            config.listen.truncate(1);
-        } else {
-            config.listen = args
-                .listen_addr
-                .iter()
-                .map(|a| a.parse::<Multiaddr>().map_err(|e| BadInput(format!("--listen-addr {a}: {e}"))))
-                .collect::<Result<_, _>>()?;
         }
-        config.services = Services {
-            sync: None,
-            queries: Some((Arc::new(handler), validators.clone())),
-        };
-        let (network, _events) = Network::start(config).await?;
-        let announce = match &args.announce {
-            Some(a) => a.clone(),
-            None => network
-                .listen_addrs()
-                .first()
-                .map(ToString::to_string)
-                .context("the network listens nowhere")?,
-        };
-        let call = Call::Neurons(NeuronsCall::Serve {
-            netuid,
-            peer_id: network.local_peer_id().to_bytes(),
-            multiaddr: announce.clone().into_bytes(),
-            protocol: PROTOCOL,
-        });
-        let receipt = client.submit_call(&hotkey, call, Duration::from_secs(60)).await?;
-        if let Some(e) = &receipt.error {
-            bail!("announcing the endpoint on subnet {netuid} failed: {e}");
-        }
+    };
+    let keypair = p2p::key::load_or_create(&miner.key_path)?;
+    let mut config = NetworkConfig::new(keypair, 0);
+    config.listen = miner.listen.clone();
+    config.services = Services {
+        sync: None,
+        queries: Some((Arc::new(handler), validators.clone())),
+    };
+    let (network, _events) = Network::start(config).await?;
+    let announce = match &miner.announce {
+        Some(a) => a.clone(),
+        None => network
+            .listen_addrs()
+            .first()
+            .map(ToString::to_string)
+            .context("the network listens nowhere")?,
+    };
+    let call = Call::Neurons(NeuronsCall::Serve {
+        netuid,
+        peer_id: network.local_peer_id().to_bytes(),
+        multiaddr: announce.clone().into_bytes(),
+        protocol: PROTOCOL,
+    });
+    let receipt = client
+        .submit_call(&miner.hotkey, call, Duration::from_secs(60))
+        .await?;
+    if let Some(e) = &receipt.error {
+        bail!("announcing the endpoint on subnet {netuid} failed: {e}");
+    }
+    if !miner.quiet {
         println!(
             "miner {me} (uid {}) serving subnet {netuid} ({}) at {announce}",
             uid.map_or("?".into(), |u| u.to_string()),
-            program.meta.name
+            miner.subnet
         );
         println!("Ctrl-C stops it.");
-        let started = Instant::now();
-        let mut refresh = tokio::time::interval(Duration::from_secs(2));
-        let mut report = tokio::time::interval(Duration::from_secs(10));
-        report.tick().await;
-        loop {
-            tokio::select! {
-                _ = shutdown() => break,
-                _ = refresh.tick() => {
-                    if let Ok(mg) = client.metagraph(netuid).await {
-                        let (set, _) = permitted(&mg, &me);
-                        *validators.permitted.write().unwrap_or_else(std::sync::PoisonError::into_inner) = set;
-                    }
-                }
-                _ = report.tick() => {
-                    let stats = service.stats();
-                    println!(
-                        "served {} queries ({} refused) in {} batches, {:.0} s",
-                        served.load(Ordering::Relaxed),
-                        validators.refused.load(Ordering::Relaxed),
-                        stats.batches,
-                        started.elapsed().as_secs_f64()
-                    );
+    }
+    let started = Instant::now();
+    let mut refresh = tokio::time::interval(Duration::from_secs(2));
+    let mut report = tokio::time::interval(Duration::from_secs(10));
+    report.tick().await;
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = refresh.tick() => {
+                if let Ok(mg) = client.metagraph(netuid).await {
+                    let (set, _) = permitted(&mg, &me);
+                    *validators.permitted.write().unwrap_or_else(std::sync::PoisonError::into_inner) = set;
                 }
             }
+            _ = report.tick(), if !miner.quiet => {
+                let stats = miner.service.stats();
+                println!(
+                    "served {} queries ({} refused) in {} batches, {:.0} s",
+                    served.load(Ordering::Relaxed),
+                    validators.refused.load(Ordering::Relaxed),
+                    stats.batches,
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
-        network.stop().await;
+    }
+    network.stop().await;
+    if !miner.quiet {
         println!(
             "stopped: served {} queries ({} refused)",
             served.load(Ordering::Relaxed),
             validators.refused.load(Ordering::Relaxed)
         );
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    }
+    anyhow::Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -71,6 +71,7 @@ struct Validator {
     last_weights: Option<u32>,
     pending: Vec<Pending>,
     round: u64,
+    quiet: bool,
 }
 
 fn now_ms() -> u64 {
@@ -135,11 +136,16 @@ impl Validator {
         self.slot.install(activation, Arc::new(plugin));
         self.versions.insert(activation, version.clone());
         self.installed.insert(bundle.hash());
-        println!(
+        let line = format!(
             "bundle {} ({}) in force from block {activation}",
             &bundle.hash_hex()[..16],
             version.name
         );
+        if self.quiet {
+            tracing::info!("{line}");
+        } else {
+            println!("{line}");
+        }
         Ok(version)
     }
 
@@ -254,7 +260,16 @@ impl Validator {
         // Forget uids no longer served.
         let live: BTreeSet<u16> = targets.iter().map(|t| t.uid).collect();
         self.scores.retain(|uid, _| live.contains(uid));
-        if let Some(note) = self.maybe_set_weights(client, number).await? {
+        let my_last_update = metagraph["neurons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["hotkey"].as_str() == Some(me.to_string().as_str()))
+            .and_then(|n| n["last_update"].as_u64());
+        if let Some(note) = self
+            .maybe_set_weights(client, number, my_last_update)
+            .await?
+        {
             line.push_str("  ");
             line.push_str(&note);
         }
@@ -266,6 +281,7 @@ impl Validator {
         &mut self,
         client: &RpcClient,
         number: u32,
+        last_update: Option<u64>,
     ) -> anyhow::Result<Option<String>> {
         let hyper = client.hyperparameters(self.netuid).await?;
         let rate_limit = hyper["weights_rate_limit"].as_u64().unwrap_or(0).max(1);
@@ -298,9 +314,15 @@ impl Validator {
                 });
             }
         }
-        let due = self
-            .last_weights
-            .is_none_or(|last| u64::from(number.saturating_sub(last)) >= rate_limit);
+        // The chain's record of the last setting is the truth (a setting sent last round may
+        // have landed a block later than the head it was sent at); ours covers a commit whose
+        // block the metagraph does not show yet.
+        let last = match (last_update.filter(|&b| b > 0), self.last_weights) {
+            (Some(chain), Some(ours)) => Some(chain.max(u64::from(ours))),
+            (Some(chain), None) => Some(chain),
+            (None, ours) => ours.map(u64::from),
+        };
+        let due = last.is_none_or(|last| u64::from(number).saturating_sub(last) > rate_limit);
         let scored: Vec<(u16, f64)> = self
             .scores
             .iter()
@@ -414,105 +436,149 @@ pub(crate) fn run(args: &ValidatorArgs) -> anyhow::Result<ExitCode> {
         }
         _ => args.hotkey.clone(),
     };
-    let hotkey = signer(&spec, &root)?;
-    let base = args
-        .base_path
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("validator-{}", args.netuid)));
+    let config = ValidatorConfig {
+        netuid: args.netuid,
+        hotkey: signer(&spec, &root)?,
+        url: args.url.clone(),
+        base: args
+            .base_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("validator-{}", args.netuid))),
+        bundle: args.bundle.clone(),
+        rounds: args.rounds,
+        quiet: false,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let keypair = p2p::key::load_or_create(&base.join(p2p::key::NODE_KEY_FILE))?;
-        let mut config = NetworkConfig::new(keypair, 0);
-        config.listen = p2p::default_listen(Ipv4Addr::LOCALHOST, 0);
-        config.listen.truncate(1);
-        let (network, _events) = Network::start(config).await?;
-        let mut validator = Validator {
-            netuid: args.netuid,
-            hotkey,
-            host: Host::new(),
-            slot: PluginSlot::new(),
-            versions: BTreeMap::new(),
-            installed: BTreeSet::new(),
-            bundle_dir: base.join("bundles"),
-            local_bundle: args.bundle.clone(),
-            network: network.clone(),
-            scores: BTreeMap::new(),
-            last_weights: None,
-            pending: Vec::new(),
-            round: 0,
-        };
-        println!(
+    runtime.block_on(validate(config, shutdown()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A validator to run.
+pub(crate) struct ValidatorConfig {
+    /// The subnet.
+    pub(crate) netuid: u16,
+    /// Its hotkey (registered on the subnet).
+    pub(crate) hotkey: Pair,
+    /// The node's RPC address.
+    pub(crate) url: String,
+    /// Where it keeps its node key and fetched bundles.
+    pub(crate) base: PathBuf,
+    /// A bundle or spec for a subnet with none on chain.
+    pub(crate) bundle: Option<PathBuf>,
+    /// Stop after this many rounds (0: until `stop`).
+    pub(crate) rounds: u64,
+    /// Log rounds through tracing only (the local network prints its own view).
+    pub(crate) quiet: bool,
+}
+
+/// Runs rounds until `stop` resolves (or `rounds` are done).
+pub(crate) async fn validate(
+    config: ValidatorConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let keypair = p2p::key::load_or_create(&config.base.join(p2p::key::NODE_KEY_FILE))?;
+    let mut network_config = NetworkConfig::new(keypair, 0);
+    network_config.listen = p2p::default_listen(Ipv4Addr::LOCALHOST, 0);
+    network_config.listen.truncate(1);
+    let (network, _events) = Network::start(network_config).await?;
+    let mut validator = Validator {
+        netuid: config.netuid,
+        hotkey: config.hotkey,
+        host: Host::new(),
+        slot: PluginSlot::new(),
+        versions: BTreeMap::new(),
+        installed: BTreeSet::new(),
+        bundle_dir: config.base.join("bundles"),
+        local_bundle: config.bundle.clone(),
+        network: network.clone(),
+        scores: BTreeMap::new(),
+        last_weights: None,
+        pending: Vec::new(),
+        round: 0,
+        quiet: config.quiet,
+    };
+    let say = |quiet: bool, line: &str| {
+        if quiet {
+            tracing::debug!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(
+        config.quiet,
+        &format!(
             "validator {} on subnet {} (node {})",
             validator.hotkey.public(),
-            args.netuid,
-            args.url
-        );
-        let mut client: Option<RpcClient> = None;
-        let mut last_block = None;
-        let mut done = 0u64;
-        let shutdown = shutdown();
-        tokio::pin!(shutdown);
-        loop {
-            if args.rounds > 0 && done >= args.rounds {
-                break;
-            }
-            let connected = match client.take() {
-                Some(c) => Some(c),
-                None => match RpcClient::connect(&args.url).await {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        eprintln!("cannot reach the node: {e}; retrying");
-                        None
-                    }
-                },
-            };
-            let Some(c) = connected else {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            config.netuid,
+            config.url
+        ),
+    );
+    let mut client: Option<RpcClient> = None;
+    let mut last_block = None;
+    let mut done = 0u64;
+    tokio::pin!(stop);
+    loop {
+        if config.rounds > 0 && done >= config.rounds {
+            break;
+        }
+        let connected = match client.take() {
+            Some(c) => Some(c),
+            None => match RpcClient::connect(&config.url).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!("cannot reach the node: {e}; retrying");
+                    None
                 }
-            };
-            // One round per new block.
-            let head = c.head().await.ok().map(|(n, _)| n);
-            if head.is_none() {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                }
-            }
-            if head == last_block {
-                client = Some(c);
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = tokio::time::sleep(Duration::from_millis(50)) => continue,
-                }
-            }
-            last_block = head;
+            },
+        };
+        let Some(c) = connected else {
             tokio::select! {
-                () = &mut shutdown => break,
-                result = validator.round(&c) => match result {
-                    Ok(line) => {
-                        println!("{line}");
-                        done += 1;
-                        client = Some(c);
-                    }
-                    Err(e) => {
-                        eprintln!("round failed: {e:#}");
-                        // Reconnect: the node may have restarted.
-                        drop(c);
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                },
+                () = &mut stop => break,
+                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            }
+        };
+        // One round per new block.
+        let head = c.head().await.ok().map(|(n, _)| n);
+        if head.is_none() {
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(Duration::from_secs(1)) => continue,
             }
         }
-        network.stop().await;
-        anyhow::Ok(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+        if head == last_block {
+            client = Some(c);
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+            }
+        }
+        last_block = head;
+        tokio::select! {
+            () = &mut stop => break,
+            result = validator.round(&c) => match result {
+                Ok(line) => {
+                    say(config.quiet, &line);
+                    done += 1;
+                    client = Some(c);
+                }
+                Err(e) => {
+                    tracing::warn!("round failed: {e:#}");
+                    if !config.quiet {
+                        eprintln!("round failed: {e:#}");
+                    }
+                    // Reconnect: the node may have restarted.
+                    drop(c);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+        }
+    }
+    network.stop().await;
+    Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM.

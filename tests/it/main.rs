@@ -2,6 +2,7 @@
 
 mod bft_e2e;
 mod economy_e2e;
+mod localnet_e2e;
 mod miner_cli;
 mod miner_serve_e2e;
 mod network_e2e;

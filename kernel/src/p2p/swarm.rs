@@ -103,7 +103,11 @@ fn build_behaviour(
     };
     let mut kad_config = kad::Config::new(StreamProtocol::new("/ganglion/kad/1"));
     kad_config.set_query_timeout(Duration::from_secs(20));
-    kad_config.set_periodic_bootstrap_interval(Some(Duration::from_secs(60)));
+    // Without bootnodes there is nobody to bootstrap from (and Kademlia would warn so every
+    // minute); peers found later by mDNS or inbound connections fill the routing table.
+    kad_config.set_periodic_bootstrap_interval(
+        (!config.bootnodes.is_empty()).then_some(Duration::from_secs(60)),
+    );
     let mut kad =
         kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
     kad.set_mode(Some(kad::Mode::Server));
