@@ -501,10 +501,13 @@ async fn run_async(
             _ = &mut ctrl_c => break,
             () = tokio::time::sleep(Duration::from_millis(args.block_time.max(50))) => {}
         }
-        for t in &tasks {
-            if t.is_finished() {
-                bail!("a validator or miner stopped early; run with -v to see why");
-            }
+        if let Some(i) = tasks.iter().position(tokio::task::JoinHandle::is_finished) {
+            let why = match tasks.swap_remove(i).await {
+                Ok(Ok(())) => "it returned".to_string(),
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => e.to_string(),
+            };
+            bail!("a validator or miner stopped early: {why}");
         }
         if args.watch && modified(spec_path) != spec_seen {
             spec_seen = modified(spec_path);

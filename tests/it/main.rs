@@ -10,6 +10,7 @@ mod node_crash;
 mod node_e2e;
 mod node_support;
 mod plugin_cli;
+mod readme;
 mod subnet_cli;
 mod validator_e2e;
 mod wallet_cli;

@@ -199,58 +199,6 @@ fn every_example_builds_to_the_same_hash_twice_and_separates_trivial_from_perfec
 }
 
 #[test]
-fn the_readme_subnet_and_miner_commands_work() {
-    let dir = work_dir("readme");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let root = env!("CARGO_MANIFEST_DIR");
-    // The spec tooling and the miner, which need no running node.
-    let commands: Vec<&str> = readme
-        .lines()
-        .filter_map(|l| l.strip_prefix("cargo run --release -- "))
-        .filter(|l| {
-            [
-                "subnet try",
-                "subnet build",
-                "subnet inspect",
-                "subnet new",
-                "subnet check",
-                "subnet fmt",
-                "miner ",
-            ]
-            .iter()
-            .any(|c| l.starts_with(c))
-        })
-        .collect();
-    assert!(
-        commands.len() >= 6,
-        "the README shows the subnet and miner commands"
-    );
-    for line in commands {
-        let mut args: Vec<String> = line
-            .split_whitespace()
-            .map(|a| {
-                if a.starts_with("subnets/") {
-                    format!("{root}/{a}")
-                } else {
-                    a.to_owned()
-                }
-            })
-            .collect();
-        // Debug builds train slowly: keep the README's training short here.
-        if line.starts_with("miner train") {
-            args.extend(["--time-limit", "3", "--eval-rounds", "16"].map(String::from));
-        }
-        if line.starts_with("miner eval") {
-            args.extend(["--rounds", "16"].map(String::from));
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = ganglion(&dir, &args);
-        assert!(out.status.success(), "`{line}` failed: {}", stderr(&out));
-    }
-}
-
-#[test]
 fn a_spec_too_large_to_compile_is_reported_like_any_error() {
     let dir = work_dir("big");
     let source = r#"subnet big {
