@@ -284,9 +284,18 @@ impl Validator {
         last_update: Option<u64>,
     ) -> anyhow::Result<Option<String>> {
         let hyper = client.hyperparameters(self.netuid).await?;
-        let rate_limit = hyper["weights_rate_limit"].as_u64().unwrap_or(0).max(1);
-        let version_key = hyper["weights_version_key"].as_u64().unwrap_or(0);
         let commit_reveal = hyper["commit_reveal"].as_bool().unwrap_or(false);
+        // With commit-reveal, one commit per epoch (the chain keeps at most ten unrevealed).
+        let rate_limit = hyper["weights_rate_limit"]
+            .as_u64()
+            .unwrap_or(0)
+            .max(1)
+            .max(if commit_reveal {
+                hyper["tempo"].as_u64().unwrap_or(1)
+            } else {
+                1
+            });
+        let version_key = hyper["weights_version_key"].as_u64().unwrap_or(0);
         let reveal_period = hyper["reveal_period_epochs"].as_u64().unwrap_or(1);
         let mut notes = Vec::new();
         if commit_reveal && !self.pending.is_empty() {

@@ -86,9 +86,18 @@ fn incentive(mg: &Value, hotkey: &str) -> u64 {
 
 #[test]
 fn validators_pay_the_trained_miner_the_most() {
+    scenario(false);
+}
+
+#[test]
+fn validators_pay_the_trained_miner_the_most_with_commit_reveal() {
+    scenario(true);
+}
+
+fn scenario(commit_reveal: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let _node = Kill(start_dev_node(
+    let mut node = Kill(start_dev_node(
         &dir.path().join("node"),
         port,
         &["--block-time", "250"],
@@ -209,7 +218,7 @@ fn validators_pay_the_trained_miner_the_most() {
         key("//Dave//untrained"),
         key("//Dave//noise"),
     );
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(if commit_reveal { 150 } else { 90 });
     loop {
         let mg = metagraph(&url, netuid);
         let (t, u, z) = (
@@ -238,4 +247,39 @@ fn validators_pay_the_trained_miner_the_most() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    if commit_reveal {
+        return;
+    }
+    // The node restarts (SIGKILL, same base path and port): validators and miners reconnect
+    // and the validators set weights again.
+    let last_update = |mg: &Value, who: &str| {
+        mg["neurons"]
+            .as_array()
+            .and_then(|ns| {
+                ns.iter()
+                    .find(|n| n["hotkey"].as_str() == Some(key(who).as_str()))
+            })
+            .and_then(|n| n["last_update"].as_u64())
+            .unwrap_or(0)
+    };
+    let before = last_update(&metagraph(&url, netuid), "//Bob//validator");
+    drop(node);
+    node = Kill(start_dev_node(
+        &dir.path().join("node"),
+        port,
+        &["--block-time", "250"],
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mg = metagraph(&url, netuid);
+        if last_update(&mg, "//Bob//validator") > before + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no weights after the node restarted: {mg}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(node);
 }
