@@ -49,6 +49,40 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// The multi-threaded runtime of the long-running commands (node, miner, validator, localnet).
+pub(crate) fn service_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The signer spec of `--hotkey H` with `--wallet W`: a plain hotkey name is one of the
+/// wallet's (`W/H`); a secret URI or `NAME/HOTKEY` stands as given.
+pub(crate) fn hotkey_spec(wallet: Option<&str>, hotkey: &str) -> String {
+    match wallet {
+        Some(w) if !hotkey.starts_with("//") && !hotkey.contains('/') => format!("{w}/{hotkey}"),
+        _ => hotkey.to_owned(),
+    }
+}
+
 pub(crate) fn balance(args: &BalanceArgs) -> anyhow::Result<ExitCode> {
     let root = wallet_root(args.client.wallet_path.as_ref())?;
     let who = address(&args.account, &root)?;

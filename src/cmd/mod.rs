@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Command, MinerCommand, PluginCommand, YumaCommand};
 
-mod account;
+pub(crate) mod account;
 #[cfg(test)]
 pub(crate) mod docs;
 pub(crate) mod economy;

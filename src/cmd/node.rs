@@ -90,11 +90,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
         rpc_max_connections: 100,
         network,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = super::account::service_runtime()?;
     runtime.block_on(async {
         let node = Node::start(config).await?;
         let addr = node.rpc_addr();
@@ -109,7 +105,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
             }
         }
         println!("Ctrl-C stops it.");
-        shutdown_signal().await;
+        super::account::shutdown_signal().await;
         println!("stopping...");
         node.stop().await;
         anyhow::Ok(())
@@ -152,20 +148,4 @@ fn network_options(args: &NodeArgs, dev: bool) -> anyhow::Result<NetworkOptions>
         mdns: dev && !args.no_mdns,
         limits: p2p::NetworkLimits::default(),
     })
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

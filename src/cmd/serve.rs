@@ -135,12 +135,7 @@ fn predictor(
 
 pub(crate) fn run(args: &MinerServeArgs) -> anyhow::Result<ExitCode> {
     let root = wallet_root(args.wallet_path.as_ref())?;
-    let hotkey_spec = match &args.wallet {
-        Some(w) if !args.hotkey.starts_with("//") && !args.hotkey.contains('/') => {
-            format!("{w}/{}", args.hotkey)
-        }
-        _ => args.hotkey.clone(),
-    };
+    let hotkey_spec = super::account::hotkey_spec(args.wallet.as_deref(), &args.hotkey);
     let hotkey: Pair = signer(&hotkey_spec, &root)?;
     let coldkey: Pair = match (&args.coldkey, &args.wallet) {
         (Some(c), _) => signer(c, &root)?,
@@ -198,12 +193,8 @@ pub(crate) fn run(args: &MinerServeArgs) -> anyhow::Result<ExitCode> {
         served: Arc::new(AtomicU64::new(0)),
         quiet: false,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(serve(miner, shutdown()))?;
+    let runtime = super::account::service_runtime()?;
+    runtime.block_on(serve(miner, super::account::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -365,20 +356,4 @@ pub(crate) async fn serve(
         );
     }
     anyhow::Ok(())
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

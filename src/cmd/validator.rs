@@ -439,12 +439,7 @@ fn read_bundle_file(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 pub(crate) fn run(args: &ValidatorArgs) -> anyhow::Result<ExitCode> {
     let root = wallet_root(args.wallet_path.as_ref())?;
-    let spec = match &args.wallet {
-        Some(w) if !args.hotkey.starts_with("//") && !args.hotkey.contains('/') => {
-            format!("{w}/{}", args.hotkey)
-        }
-        _ => args.hotkey.clone(),
-    };
+    let spec = super::account::hotkey_spec(args.wallet.as_deref(), &args.hotkey);
     let config = ValidatorConfig {
         netuid: args.netuid,
         hotkey: signer(&spec, &root)?,
@@ -457,12 +452,8 @@ pub(crate) fn run(args: &ValidatorArgs) -> anyhow::Result<ExitCode> {
         rounds: args.rounds,
         quiet: false,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(validate(config, shutdown()))?;
+    let runtime = super::account::service_runtime()?;
+    runtime.block_on(validate(config, super::account::shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -588,22 +579,6 @@ pub(crate) async fn validate(
     }
     network.stop().await;
     Ok(())
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use ganglion_gpu::{
 };
 use ganglion_kernel::chain::extrinsic::{Call, StakingCall, SubnetsCall};
 use ganglion_kernel::chain::genesis::GenesisConfig;
-use ganglion_kernel::chain::keys::Pair;
+use ganglion_kernel::chain::keys::{AccountId, Pair};
 use ganglion_kernel::chain::pool::PoolLimits;
 use ganglion_kernel::chain::units::{RAO_PER_TAO, format_tao};
 use ganglion_kernel::node::client::RpcClient;
@@ -148,6 +148,16 @@ async fn send(client: &RpcClient, who: &Pair, call: Call) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// Whether `hotkey` is a neuron of the metagraph.
+fn registered(metagraph: &Value, hotkey: &AccountId) -> bool {
+    let hotkey = hotkey.to_string();
+    metagraph["neurons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|n| n["hotkey"].as_str() == Some(hotkey.as_str()))
+}
+
 fn num(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or(0)
 }
@@ -230,11 +240,7 @@ pub(crate) fn run(args: &LocalnetArgs) -> anyhow::Result<ExitCode> {
     };
     let bundle = crate::cmd::spec::bundle_of(&spec_path)?;
     let (_, plugin, _, io) = crate::cmd::miner::subnet(&spec_path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::cmd::account::service_runtime()?;
     runtime.block_on(run_async(
         args, started, &base, &spec_path, bundle, plugin, io,
     ))?;
@@ -373,16 +379,11 @@ async fn run_async(
     // Validators: registered and staked.
     let validator_names = ["Bob", "Charlie", "Eve", "Ferdie"];
     let mut validators = Vec::new();
+    let metagraph = client.metagraph(netuid).await?;
     for i in 0..args.validators as usize {
         let coldkey = Pair::from_uri(&format!("//{}", validator_names[i % validator_names.len()]))?;
         let hotkey = Pair::from_uri(&format!("//Validator{i}"))?;
-        let metagraph = client.metagraph(netuid).await?;
-        let registered = metagraph["neurons"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|n| n["hotkey"].as_str() == Some(hotkey.public().to_string().as_str()));
-        if !registered {
+        if !registered(&metagraph, &hotkey.public()) {
             send(
                 &client,
                 &coldkey,
@@ -407,15 +408,9 @@ async fn run_async(
 
     // Miners: registered now (so their uids follow their kinds), serving once trained.
     let dave = Pair::from_uri("//Dave")?;
-    let metagraph = client.metagraph(netuid).await?;
     for i in 0..args.miners as usize {
         let hotkey = Pair::from_uri(&format!("//Miner{i}"))?.public();
-        let registered = metagraph["neurons"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|n| n["hotkey"].as_str() == Some(hotkey.to_string().as_str()));
-        if !registered {
+        if !registered(&metagraph, &hotkey) {
             send(
                 &client,
                 &dave,
