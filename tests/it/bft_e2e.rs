@@ -5,15 +5,14 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ganglion_kernel::chain::genesis::GenesisConfig;
 use ganglion_kernel::chain::keys::Pair;
 use ganglion_kernel::chain::state::Authority;
-use ganglion_kernel::node::client::RpcClient;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::node_support::{Started, free_port, start_node_with};
+use crate::node_support::{Started, block_at, free_port, head, rpc, start_node_with, wait_for};
 
 struct Proc {
     started: Started,
@@ -59,39 +58,6 @@ fn start(base: &Path, genesis: &Path, p2p_port: u16, extra: &[&str]) -> Proc {
         started,
         url: format!("ws://127.0.0.1:{rpc}"),
         p2p,
-    }
-}
-
-fn call(url: &str, method: &str, params: Vec<Value>) -> Option<Value> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt")
-        .block_on(async {
-            let client = RpcClient::connect(url).await.ok()?;
-            client.call(method, params).await.ok()
-        })
-}
-
-fn head(url: &str) -> u32 {
-    call(url, "chain_getHeader", vec![])
-        .and_then(|h| h["number"].as_str().map(str::to_owned))
-        .and_then(|n| u32::from_str_radix(n.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0)
-}
-
-fn block_at(url: &str, number: u32) -> (String, String) {
-    let hash = call(url, "chain_getBlockHash", vec![json!(number)]).expect("hash");
-    let hash = hash.as_str().expect("a block at that height").to_owned();
-    let header = call(url, "chain_getHeader", vec![json!(hash)]).expect("header");
-    (hash, header["stateRoot"].as_str().expect("root").to_owned())
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -149,7 +115,7 @@ fn four_authority_processes_agree_stall_without_quorum_and_resume() {
         }
     }
     // Every block carries a certificate from more than two thirds of the authorities.
-    let block = call(
+    let block = rpc(
         &full.url,
         "chain_getBlock",
         vec![json!(block_at(&urls[0], 5).0)],

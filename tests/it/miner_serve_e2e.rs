@@ -1,13 +1,10 @@
 //! A miner process (`ganglion miner serve`) answering a validator's signed queries over
 //! libp2p, and refusing callers that are not validators of its subnet.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ganglion_kernel::chain::keys::Pair;
-use ganglion_kernel::node::client::RpcClient;
 use ganglion_kernel::p2p::query::{QueryError, QueryRequest};
 use ganglion_kernel::p2p::{self, Multiaddr, Network, NetworkConfig, PeerId};
 use ganglion_plugin_abi::limits::Limits;
@@ -15,45 +12,11 @@ use ganglion_plugin_abi::payload;
 use ganglion_plugins::Host;
 use serde_json::Value;
 
-use crate::node_support::{free_port, start_dev_node};
+use crate::node_support::{
+    Kill, client_json as ganglion, free_port, metagraph, spawn_ready, start_dev_node,
+};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/subnets/sort/sort.subnet");
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ganglion(args: &[&str], url: &str) -> Value {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args(args)
-        .args(["--url", url, "--json"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "ganglion {}: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
-fn metagraph(url: &str, netuid: u16) -> Value {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt")
-        .block_on(async {
-            let client = RpcClient::connect(url).await.expect("connect");
-            client.metagraph(netuid).await.expect("metagraph")
-        })
-}
 
 fn neuron<'a>(mg: &'a Value, hotkey: &str) -> Option<&'a Value> {
     mg["neurons"]
@@ -63,41 +26,32 @@ fn neuron<'a>(mg: &'a Value, hotkey: &str) -> Option<&'a Value> {
 }
 
 fn start_miner(dir: &Path, url: &str, netuid: u16) -> Kill {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args([
+    let netuid = netuid.to_string();
+    let dir = dir.to_str().expect("utf-8");
+    spawn_ready(
+        &[
             "miner",
             "serve",
             "--netuid",
-            &netuid.to_string(),
+            &netuid,
             "--bundle",
             SPEC,
-        ])
-        .args([
             "--hotkey",
             "//Dave//miner",
             "--coldkey",
             "//Dave",
             "--model",
             "mlp",
-        ])
-        .args(["--train-steps", "5", "--url", url, "--base-path"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("miner starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        assert!(Instant::now() < deadline, "the miner did not start serving");
-        match lines.next() {
-            Some(Ok(line)) if line.contains("serving subnet") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("the miner exited before serving"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Kill(child)
+            "--train-steps",
+            "5",
+            "--url",
+            url,
+            "--base-path",
+            dir,
+        ],
+        "serving subnet",
+        120,
+    )
 }
 
 #[test]

@@ -8,11 +8,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use ganglion_kernel::chain::genesis::GenesisConfig;
-use ganglion_kernel::node::client::RpcClient;
 use ganglion_kernel::p2p::{self, Network, NetworkConfig, Topic};
 use serde_json::{Value, json};
 
-use crate::node_support::{Started, free_port, start_node_with};
+use crate::node_support::{Started, block_at, free_port, head, rpc, start_node_with, wait_for};
 
 struct Proc {
     started: Started,
@@ -65,34 +64,10 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn call(url: &str, method: &str, params: Vec<Value>) -> Value {
-    rt().block_on(async {
-        let client = RpcClient::connect(url).await.expect("connect");
-        client.call(method, params).await.expect(method)
-    })
-}
-
-fn head(url: &str) -> u32 {
-    let header = call(url, "chain_getHeader", vec![]);
-    let number = header["number"].as_str().expect("number");
-    u32::from_str_radix(number.trim_start_matches("0x"), 16).expect("hex number")
+    rpc(url, method, params).expect(method)
 }
 
 /// (block hash, state root) at `number`.
-fn block_at(url: &str, number: u32) -> (String, String) {
-    let hash = call(url, "chain_getBlockHash", vec![json!(number)]);
-    let hash = hash.as_str().expect("a block at that height").to_owned();
-    let header = call(url, "chain_getHeader", vec![json!(hash)]);
-    (hash, header["stateRoot"].as_str().expect("root").to_owned())
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn ganglion(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ganglion"))
         .args(args)

@@ -2,79 +2,16 @@
 //! three `ganglion miner serve`s (a trained model, an untrained one, noise) on the `sort`
 //! subnet and set weights, and the epoch pays the trained miner the most incentive.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use ganglion_kernel::chain::keys::Pair;
-use ganglion_kernel::node::client::RpcClient;
 use serde_json::Value;
 
-use crate::node_support::{free_port, start_dev_node};
+use crate::node_support::{
+    Kill, client_json as ganglion, free_port, metagraph, spawn_ready as spawn, start_dev_node,
+};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/subnets/sort/sort.subnet");
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn ganglion(args: &[&str], url: &str) -> Value {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args(args)
-        .args(["--url", url, "--json"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "ganglion {}: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
-fn metagraph(url: &str, netuid: u16) -> Value {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt")
-        .block_on(async {
-            let client = RpcClient::connect(url).await.expect("connect");
-            client.metagraph(netuid).await.expect("metagraph")
-        })
-}
-
-/// Starts `ganglion ARGS` and waits for a line containing `ready`.
-fn spawn(args: &[&str], ready: &str, secs: u64) -> Kill {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ganglion"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "`ganglion {}` not ready",
-            args.join(" ")
-        );
-        match lines.next() {
-            Some(Ok(line)) if line.contains(ready) => break,
-            Some(Ok(_)) => {}
-            _ => panic!("`ganglion {}` exited early", args.join(" ")),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Kill(child)
-}
 
 fn incentive(mg: &Value, hotkey: &str) -> u64 {
     mg["neurons"]
